@@ -1,0 +1,53 @@
+# The two commands a newcomer needs: `make run` serves the API, `make test` checks everything.
+# Both create .venv with the Python named in .python-version (through pyenv when it is there).
+
+PYTHON_VERSION := $(shell cat .python-version)
+PYTHON := $(shell command -v pyenv >/dev/null 2>&1 && pyenv root >/dev/null 2>&1 && test -x "$$(pyenv root)/versions/$(PYTHON_VERSION)/bin/python" && echo "$$(pyenv root)/versions/$(PYTHON_VERSION)/bin/python" || command -v python$(PYTHON_VERSION) || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8001
+
+.PHONY: run test lint format typecheck pytest migrate seed install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-base: requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/base.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements/base.txt requirements/dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $@ $(VENV)/.installed-base
+
+install: $(VENV)/.installed-base
+install-dev: $(VENV)/.installed-dev
+
+## run: install, migrate, seed the admin and serve on http://localhost:8001 (DEBUG on, SQLite unless DATABASE_URL is set)
+run: export DEBUG ?= true
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_admin
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
+
+## test: lint, format check, type check, then the test suite with coverage (at least 90%)
+test: lint typecheck pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install-dev
+	$(BIN)/mypy .
+
+pytest: install-dev
+	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov staticfiles

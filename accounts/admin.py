@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
+
+from accounts.forms import UserAddForm, UserEditForm, UserPasswordForm
+from accounts.models import User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Users by email and role. There is no delete: deactivate instead, as the API does."""
+
+    form = UserEditForm
+    add_form = UserAddForm
+    change_password_form = UserPasswordForm
+    list_display = ("email", "full_name", "role", "is_active", "date_joined", "last_login")
+    list_filter = ("role", "is_active")
+    search_fields = ("email", "full_name")
+    ordering = ("id",)
+    filter_horizontal = ()
+    readonly_fields = ("date_joined", "last_login")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("full_name",)}),
+        ("Access", {"fields": ("role", "is_active")}),
+        ("Dates", {"fields": ("date_joined", "last_login")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "full_name", "role", "password1", "password2")}),
+    )
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        return False

@@ -1,0 +1,57 @@
+"""Reads of users: the queryset and the manager the `User` model uses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.base_user import BaseUserManager
+from django.db import models
+
+from accounts.choices import Role
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+class UserQuerySet(models.QuerySet["User"]):
+    def active(self) -> UserQuerySet:
+        return self.filter(is_active=True)
+
+    def active_admins(self) -> UserQuerySet:
+        return self.filter(is_active=True, role=Role.ADMIN)
+
+    def with_email(self, email: str) -> UserQuerySet:
+        """Users whose email matches, whatever its case (emails are stored lower-cased)."""
+        return self.filter(email=UserManager.normalize_email(email))
+
+
+class UserManager(BaseUserManager["User"]):
+    def get_queryset(self) -> UserQuerySet:
+        return UserQuerySet(self.model, using=self._db)
+
+    def active(self) -> UserQuerySet:
+        return self.get_queryset().active()
+
+    def active_admins(self) -> UserQuerySet:
+        return self.get_queryset().active_admins()
+
+    def with_email(self, email: str) -> UserQuerySet:
+        return self.get_queryset().with_email(email)
+
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        """The whole address lower-cased and trimmed: one spelling per mailbox."""
+        return (email or "").strip().lower()
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email=self.normalize_email(username))
+
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
+        user = self.model(email=self.normalize_email(email), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> User:
+        fields["role"] = Role.ADMIN
+        return self.create_user(email, password, **fields)

@@ -1,0 +1,83 @@
+"""Request and response bodies of the auth and user endpoints."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.models import Role, User
+
+# Long enough for any passphrase, short enough that hashing it cannot be used to exhaust the CPU.
+PASSWORD_MAX_LENGTH = 1024
+
+
+def password_field(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True,
+        trim_whitespace=False,
+        max_length=PASSWORD_MAX_LENGTH,
+        style={"input_type": "password"},
+        **kwargs,
+    )
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ("id", "email", "full_name", "role", "is_active", "date_joined", "last_login")
+        read_only_fields = fields
+
+
+class UserCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = password_field()
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.USER)
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class UserUpdateSerializer(serializers.Serializer):
+    """What an admin may change on any account."""
+
+    email = serializers.EmailField(max_length=254, required=False)
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    """What users may change on their own account: their name, and nothing that grants access."""
+
+    full_name = serializers.CharField(max_length=150, allow_blank=True)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = password_field()
+    new_password = password_field()
+
+
+class LoginSerializer(serializers.Serializer):
+    """The earlier template's OAuth2 password form: `username` is the email (`email` also works).
+
+    The email is not validated as an address here: a malformed one must fail exactly like an
+    unknown one, with 401.
+    """
+
+    username = serializers.CharField(max_length=254, required=False, help_text="The account's email.")
+    email = serializers.CharField(max_length=254, required=False, help_text="Same as `username`.")
+    password = password_field()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        email = attrs.get("username") or attrs.get("email")
+        if not email:
+            raise serializers.ValidationError({"username": "This field is required."})
+        return {"email": email, "password": attrs["password"]}
+
+
+class RefreshTokenSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField(max_length=4096)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    token_type = serializers.CharField(help_text='Always `"bearer"`.')
+    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")

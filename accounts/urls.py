@@ -1,0 +1,14 @@
+from accounts import views
+from common.routers import SlashOptionalRouter, slash_optional
+
+router = SlashOptionalRouter()
+router.register("users", views.UserViewSet, basename="user")
+
+urlpatterns = [
+    slash_optional("auth/login", views.LoginView.as_view(), name="auth-login"),
+    slash_optional("auth/refresh", views.RefreshView.as_view(), name="auth-refresh"),
+    slash_optional("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
+    slash_optional("users/me", views.MeView.as_view(), name="user-me"),
+    slash_optional("users/me/password", views.MePasswordView.as_view(), name="user-me-password"),
+    *router.urls,
+]

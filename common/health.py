@@ -1,0 +1,74 @@
+"""Health checks for load balancers and orchestrators."""
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+_status_body = inline_serializer(
+    "HealthStatus",
+    fields={
+        "status": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "checks": serializers.DictField(child=serializers.CharField(), required=False),
+    },
+)
+
+
+class HealthView(APIView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = ()
+
+
+class LiveView(HealthView):
+    """The process is up and answering; touches neither the database nor the cache."""
+
+    @extend_schema(tags=["health"], responses={200: _status_body}, operation_id="health_live")
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+class ReadyView(HealthView):
+    """The process can serve traffic: the database and the cache both answer."""
+
+    @extend_schema(tags=["health"], responses={200: _status_body, 503: _status_body}, operation_id="health_ready")
+    def get(self, request: Request) -> Response:
+        checks = {"database": _check(_database), "cache": _check(_cache)}
+        healthy = all(result == "ok" for result in checks.values())
+        return Response(
+            {"status": "ok" if healthy else "unavailable", "checks": checks},
+            status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+
+def _check(probe: Callable[[], None]) -> str:
+    try:
+        probe()
+    except Exception:
+        logger.exception("Readiness check %s failed", getattr(probe, "__name__", probe))
+        return "unavailable"
+    return "ok"
+
+
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _cache() -> None:
+    key = f"health:{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=5)
+    if cache.get(key) != "1":
+        raise RuntimeError("cache did not return the value just stored")
+    cache.delete(key)

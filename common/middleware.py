@@ -1,0 +1,36 @@
+import logging
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+logger = logging.getLogger("common.errors")
+
+API_PREFIX = "/api/"
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+class JSONErrorsForAPIMiddleware:
+    """An unexpected error under `/api/` is logged and answered with JSON, never a traceback page.
+
+    Django's own error handlers (see `common.views`) cover the cases this middleware does not see,
+    such as a request refused before it reaches a view; they answer JSON for the API as well.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_api_request(request):
+            return None
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return server_error_response()
+
+
+def server_error_response() -> JsonResponse:
+    return JsonResponse({"detail": "Internal server error.", "code": "server_error"}, status=500)

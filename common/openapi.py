@@ -1,0 +1,59 @@
+"""OpenAPI schema generation: every operation documents the errors it can answer with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular import openapi
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny, IsAuthenticated
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+    code = serializers.CharField(help_text="What went wrong, for a program to test.")
+
+
+class ValidationErrorSerializer(ErrorSerializer):
+    # Named like `Serializer.errors`; harmless, as this serializer only describes the schema.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages for each field that failed (`non_field_errors` for the body as a whole).",
+    )
+
+
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's schema, with the error answers our views and handlers really give."""
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        for code, serializer, description in self._error_responses():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(serializer, code, direction=direction)
+                responses[code]["description"] = description
+        return responses
+
+    def _error_responses(self) -> list[tuple[str, type[serializers.Serializer[Any]], str]]:
+        view, method = self.view, self.method
+        permissions = [type(permission) for permission in view.get_permissions()]
+        public = not permissions or all(issubclass(p, AllowAny) for p in permissions)
+        errors: list[tuple[str, type[serializers.Serializer[Any]], str]] = []
+        has_body = method in _BODY_METHODS and self.get_request_serializer() is not None
+        filters = method == "GET" and getattr(view, "filterset_class", None) is not None
+        if has_body or filters:
+            errors.append(("400", ValidationErrorSerializer, "The input is invalid; each failing field is named."))
+        if not public:
+            errors.append(("401", ErrorSerializer, "No valid access token was sent."))
+        if any(not issubclass(p, (AllowAny, IsAuthenticated)) for p in permissions):
+            errors.append(("403", ErrorSerializer, "The caller's role does not allow this."))
+        if "{" in self.path or (method == "GET" and self._is_list_view()):
+            errors.append(("404", ErrorSerializer, "No such resource, or no such page."))
+        if has_body:
+            errors.append(("413", ErrorSerializer, "The request body is too large."))
+            errors.append(("415", ErrorSerializer, "The request body's content type is not accepted."))
+        if view.get_throttles():
+            errors.append(("429", ErrorSerializer, "Too many requests; retry after `Retry-After` seconds."))
+        return errors

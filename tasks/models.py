@@ -1,0 +1,40 @@
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+
+from tasks.choices import Priority, TaskStatus
+from tasks.managers import TaskManager
+
+__all__ = ["Priority", "Task", "TaskStatus"]
+
+TITLE_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 10_000
+
+
+class Task(models.Model):
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    description = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.TODO)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.MEDIUM)
+    due_date = models.DateField(null=True, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[TaskManager] = TaskManager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = (
+            # A user's list, newest first (the default page), and each filter within a user's tasks.
+            models.Index(fields=("owner", "-created_at", "-id"), name="tasks_owner_created"),
+            models.Index(fields=("owner", "status"), name="tasks_owner_status"),
+            models.Index(fields=("owner", "due_date"), name="tasks_owner_due"),
+            # An admin's list across all owners.
+            models.Index(fields=("-created_at", "-id"), name="tasks_created"),
+        )
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,42 @@
+from typing import Any
+
+from rest_framework import serializers
+
+from tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Priority, Task, TaskStatus
+
+
+class PriorityField(serializers.ChoiceField):
+    """`low` | `medium` | `high` on the wire; a number in the database so that it sorts."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[member.label for member in Priority], **kwargs)
+
+    def to_internal_value(self, data: Any) -> Priority:  # type: ignore[override]
+        return Priority.from_name(super().to_internal_value(data))
+
+    def to_representation(self, value: Any) -> str:
+        return Priority(value).label
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False)
+    status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
+    priority = PriorityField(required=False)
+    due_date = serializers.DateField(allow_null=True, required=False)
+
+    class Meta:
+        model = Task
+        fields = (
+            "id",
+            "title",
+            "description",
+            "status",
+            "priority",
+            "due_date",
+            "owner",
+            "created_at",
+            "updated_at",
+            "completed_at",
+        )
+        read_only_fields = ("id", "owner", "created_at", "updated_at", "completed_at")

@@ -1,0 +1,50 @@
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from accounts.tokens import issue_token_pair
+from tests.factories import AdminFactory, UserFactory
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(db: None) -> Callable[[User], APIClient]:
+    """An API client that sends a fresh access token for `user`."""
+
+    def make(user: User) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_token_pair(user).access_token}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def user(db: None) -> User:
+    return UserFactory.create()
+
+
+@pytest.fixture
+def other_user(db: None) -> User:
+    return UserFactory.create()
+
+
+@pytest.fixture
+def admin_user(db: None) -> User:
+    return AdminFactory.create()
+
+
+@pytest.fixture
+def user_client(client_for: Callable[[User], APIClient], user: User) -> APIClient:
+    return client_for(user)
+
+
+@pytest.fixture
+def admin_client(client_for: Callable[[User], APIClient], admin_user: User) -> APIClient:
+    return client_for(admin_user)
