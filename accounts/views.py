@@ -27,6 +27,7 @@ from accounts.serializers import (
     UserUpdateSerializer,
 )
 from common.filters import StableOrderingFilter
+from common.openapi import ErrorSerializer
 
 INVALID_CREDENTIALS = "Incorrect email or password."
 INVALID_REFRESH_TOKEN = "The refresh token is invalid, expired or revoked."
@@ -50,11 +51,17 @@ class TokenEndpoint(APIView):
 
 
 class LoginView(TokenEndpoint):
+    """Log in with the account's email (as `username`, or `email`) and password.
+
+    Accepts the earlier template's form-encoded OAuth2 password form as well as JSON. A wrong
+    password, an unknown email and an inactive account all get the same 401.
+    """
+
     @extend_schema(
         tags=["auth"],
         summary="Log in with email and password",
         request=LoginSerializer,
-        responses={200: TokenPairSerializer, 401: OpenApiResponse(description=INVALID_CREDENTIALS)},
+        responses={200: TokenPairSerializer, 401: OpenApiResponse(ErrorSerializer, description=INVALID_CREDENTIALS)},
     )
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
@@ -67,11 +74,13 @@ class LoginView(TokenEndpoint):
 
 
 class RefreshView(TokenEndpoint):
+    """Trade a refresh token for a new pair. The presented refresh token is refused from then on."""
+
     @extend_schema(
         tags=["auth"],
         summary="Trade a refresh token for a new token pair",
         request=RefreshTokenSerializer,
-        responses={200: TokenPairSerializer},
+        responses={200: TokenPairSerializer, 401: OpenApiResponse(ErrorSerializer, description=INVALID_REFRESH_TOKEN)},
     )
     def post(self, request: Request) -> Response:
         serializer = RefreshTokenSerializer(data=request.data)
@@ -84,11 +93,13 @@ class RefreshView(TokenEndpoint):
 
 
 class LogoutView(TokenEndpoint):
+    """Revoke a refresh token. No access token is needed: the refresh token proves the session."""
+
     @extend_schema(
         tags=["auth"],
         summary="Revoke a refresh token",
         request=RefreshTokenSerializer,
-        responses={204: None},
+        responses={204: None, 401: OpenApiResponse(ErrorSerializer, description=INVALID_REFRESH_TOKEN)},
     )
     def post(self, request: Request) -> Response:
         serializer = RefreshTokenSerializer(data=request.data)
@@ -101,6 +112,8 @@ class LogoutView(TokenEndpoint):
 
 
 class MeView(APIView):
+    """The caller's own account."""
+
     permission_classes = (IsAuthenticated,)
 
     @extend_schema(tags=["users"], summary="The caller's account", responses={200: UserSerializer})
@@ -121,6 +134,8 @@ class MeView(APIView):
 
 
 class MePasswordView(APIView):
+    """Change the caller's password; every access and refresh token issued before is refused."""
+
     permission_classes = (IsAuthenticated,)
 
     @extend_schema(
