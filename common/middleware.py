@@ -1,6 +1,7 @@
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 logger = logging.getLogger("common.errors")
@@ -30,6 +31,28 @@ class JSONErrorsForAPIMiddleware:
             return None
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return server_error_response()
+
+
+class BodySizeLimitMiddleware:
+    """Refuses an API request whose declared body is over `DATA_UPLOAD_MAX_MEMORY_SIZE` with 413.
+
+    Django checks the limit only where it parses a body itself; this covers every parser, file
+    parts of multipart bodies included, before a byte of the body is read.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and is_api_request(request):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                return JsonResponse({"detail": "Invalid Content-Length header.", "code": "bad_request"}, status=400)
+            if length > limit:
+                return JsonResponse({"detail": "Request body is too large.", "code": "payload_too_large"}, status=413)
+        return self.get_response(request)
 
 
 def server_error_response() -> JsonResponse:

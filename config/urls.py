@@ -17,7 +17,9 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     slash_optional("api/schema", SpectacularAPIView.as_view(), name="schema"),
     slash_optional("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    slash_optional("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    slash_optional(
+        "api/redoc", SpectacularRedocView.as_view(url_name="schema", template_name="docs/redoc.html"), name="redoc"
+    ),
     # Anything else under /api/ is a JSON 404, whatever DEBUG says.
     re_path(r"^api/", api_not_found),
     slash_optional("health/live", health.LiveView.as_view(), name="health-live"),

@@ -1,0 +1,168 @@
+"""Every answer under /api/ is JSON, bad input is a 4xx, and a refused request writes nothing."""
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from tasks.models import Task
+from tests.factories import TaskFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_json_error(response: object, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.content  # type: ignore[attr-defined]
+    assert response["Content-Type"].startswith("application/json")  # type: ignore[index]
+    body = response.json()  # type: ignore[attr-defined]
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    return body  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/", "/api/v1/", "/api/v1/nope", "/api/v2/tasks/", "/api/v1/tasks/abc/", "/api/v1/users/me/extra"]
+)
+def test_unknown_paths_under_api_answer_json_404(api_client: APIClient, path: str) -> None:
+    assert_json_error(api_client.get(path), 404)
+
+
+def test_unknown_paths_answer_json_404_with_debug_on(api_client: APIClient, settings: object) -> None:
+    settings.DEBUG = True  # type: ignore[attr-defined]
+    assert_json_error(api_client.get("/api/v1/does-not-exist"), 404)
+
+
+def test_method_not_allowed_is_json(user_client: APIClient) -> None:
+    body = assert_json_error(user_client.put("/api/v1/users/me", {}, format="json"), 405)
+    assert body["code"] == "method_not_allowed"
+
+
+def test_malformed_json_is_400_and_writes_nothing(user_client: APIClient) -> None:
+    response = user_client.post("/api/v1/tasks/", '{"title": "x",', content_type="application/json")
+    body = assert_json_error(response, 400)
+    assert body["code"] == "parse_error"
+    assert Task.objects.count() == 0
+
+
+def test_unsupported_content_type_is_415(user_client: APIClient) -> None:
+    response = user_client.post("/api/v1/tasks/", "<task/>", content_type="application/xml")
+    assert_json_error(response, 415)
+
+
+def test_body_over_the_size_limit_is_413_and_writes_nothing(user_client: APIClient, settings: object) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024  # type: ignore[attr-defined]
+    response = user_client.post("/api/v1/tasks/", {"title": "big", "description": "x" * 5000}, format="json")
+    body = assert_json_error(response, 413)
+    assert body["code"] == "payload_too_large"
+    assert Task.objects.count() == 0
+
+
+def test_form_body_over_the_size_limit_is_413(api_client: APIClient, settings: object) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024  # type: ignore[attr-defined]
+    response = api_client.post(
+        "/api/v1/auth/login",
+        "username=a@b.c&password=" + "x" * 5000,
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert_json_error(response, 413)
+
+
+@pytest.mark.parametrize("escape", [r"\ud800", r"\udfff", r"x\ud83dy"])
+def test_lone_surrogates_are_refused_and_write_nothing(user_client: APIClient, escape: str) -> None:
+    response = user_client.post("/api/v1/tasks/", f'{{"title": "{escape}"}}', content_type="application/json")
+    assert_json_error(response, 400)
+    assert Task.objects.count() == 0
+
+
+def test_lone_surrogate_in_an_update_changes_nothing(user_client: APIClient, user: User) -> None:
+    task = TaskFactory.create(owner=user, title="kept")
+    response = user_client.patch(f"/api/v1/tasks/{task.pk}/", '{"title": "\\udc00"}', content_type="application/json")
+    assert_json_error(response, 400)
+    task.refresh_from_db()
+    assert task.title == "kept"
+
+
+def test_valid_surrogate_pairs_are_stored(user_client: APIClient) -> None:
+    response = user_client.post("/api/v1/tasks/", '{"title": "\\ud83d\\ude00 done"}', content_type="application/json")
+    assert response.status_code == 201
+    assert Task.objects.get().title == "\N{GRINNING FACE} done"
+
+
+@pytest.mark.parametrize("field", ["title", "description"])
+def test_nul_characters_are_refused(user_client: APIClient, field: str) -> None:
+    body = {"title": "ok", field: "a\u0000b"}
+    response = user_client.post("/api/v1/tasks/", body, format="json")
+    error = assert_json_error(response, 400)
+    assert field in error["errors"]  # type: ignore[operator]
+    assert Task.objects.count() == 0
+
+
+def test_nul_in_a_search_query_is_400_not_500(user_client: APIClient) -> None:
+    assert_json_error(user_client.get("/api/v1/tasks/", {"search": "a\x00b"}), 400)
+
+
+@pytest.mark.parametrize("body", ["[]", '"text"', "42", "null", "[{}]"])
+def test_json_that_is_not_an_object_is_400(user_client: APIClient, body: str) -> None:
+    assert_json_error(user_client.post("/api/v1/tasks/", body, content_type="application/json"), 400)
+    assert Task.objects.count() == 0
+
+
+def test_validation_errors_name_each_field(user_client: APIClient) -> None:
+    response = user_client.post("/api/v1/tasks/", {"title": "", "status": "later", "due_date": "soon"}, format="json")
+    body = assert_json_error(response, 400)
+    assert body["code"] == "invalid"
+    assert set(body["errors"]) == {"title", "status", "due_date"}  # type: ignore[arg-type]
+    assert "title" in body["detail"]  # type: ignore[operator]
+
+
+def test_unexpected_errors_are_json_500_without_traceback(
+    user_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr("tasks.views.TaskViewSet.list", explode)
+    client = user_client
+    client.raise_request_exception = False
+    response = client.get("/api/v1/tasks/")
+    body = assert_json_error(response, 500)
+    assert "secret internal detail" not in response.content.decode()
+    assert body["code"] == "server_error"
+
+
+def test_unexpected_errors_are_json_even_with_debug_on(
+    user_client: APIClient, monkeypatch: pytest.MonkeyPatch, settings: object
+) -> None:
+    settings.DEBUG = True  # type: ignore[attr-defined]
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("tasks.views.TaskViewSet.list", explode)
+    user_client.raise_request_exception = False
+    response = user_client.get("/api/v1/tasks/")
+    assert_json_error(response, 500)
+    assert b"Traceback" not in response.content
+
+
+def test_disallowed_host_under_api_is_json_400() -> None:
+    client = Client(HTTP_HOST="evil.example")
+    response = client.get("/api/v1/tasks/")
+    assert_json_error(response, 400)
+
+
+def test_pages_outside_the_api_keep_django_error_pages() -> None:
+    response = Client().get("/no-such-page")
+    assert response.status_code == 404
+    assert not response["Content-Type"].startswith("application/json")
+
+
+def test_declared_body_over_the_limit_is_refused_before_reading(api_client: APIClient, settings: object) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024  # type: ignore[attr-defined]
+    response = api_client.post(
+        "/api/v1/auth/login",
+        {"username": "a@b.c", "password": "x", "file": ("x" * 5000)},
+        format="multipart",
+    )
+    body = assert_json_error(response, 413)
+    assert body["code"] == "payload_too_large"

@@ -1,0 +1,105 @@
+"""The OpenAPI schema is valid and complete, and the docs pages load nothing from outside the app."""
+
+import re
+from io import StringIO
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.test import Client
+
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, object]:
+    out = StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
+    return yaml.safe_load(out.getvalue())  # type: ignore[no-any-return]
+
+
+def operations(schema: dict[str, object]) -> list[tuple[str, str, dict[str, object]]]:
+    paths: dict[str, dict[str, dict[str, object]]] = schema["paths"]  # type: ignore[assignment]
+    return [(path, method, op) for path, item in paths.items() for method, op in item.items() if method in HTTP_METHODS]
+
+
+def test_schema_is_valid_openapi_3_without_warnings(schema: dict[str, object]) -> None:
+    assert str(schema["openapi"]).startswith("3.")
+
+
+def test_every_endpoint_of_the_contract_is_documented(schema: dict[str, object]) -> None:
+    documented = {(path.rstrip("/"), method) for path, method, _ in operations(schema)}
+    expected = {
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/refresh", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/users/me", "get"),
+        ("/api/v1/users/me", "patch"),
+        ("/api/v1/users/me/password", "post"),
+        ("/api/v1/users", "get"),
+        ("/api/v1/users", "post"),
+        ("/api/v1/users/{id}", "get"),
+        ("/api/v1/users/{id}", "patch"),
+        ("/api/v1/users/{id}", "delete"),
+        ("/api/v1/tasks", "get"),
+        ("/api/v1/tasks", "post"),
+        ("/api/v1/tasks/{id}", "get"),
+        ("/api/v1/tasks/{id}", "put"),
+        ("/api/v1/tasks/{id}", "patch"),
+        ("/api/v1/tasks/{id}", "delete"),
+        ("/health/live", "get"),
+        ("/health/ready", "get"),
+    }
+    assert expected <= documented
+
+
+def test_every_operation_documents_its_errors(schema: dict[str, object]) -> None:
+    for path, method, op in operations(schema):
+        responses: dict[str, object] = op["responses"]  # type: ignore[assignment]
+        codes = set(responses)
+        assert any(code.startswith("2") for code in codes), (path, method)
+        if path.startswith("/health"):
+            continue
+        assert any(code.startswith("4") for code in codes), (path, method, codes)
+        if op.get("requestBody"):
+            assert "400" in codes, (path, method)
+        if "{id}" in path:
+            assert "404" in codes, (path, method)
+        if op.get("security") != [{}]:
+            assert "401" in codes, (path, method)
+
+
+def test_login_documents_the_form_and_json_bodies_it_accepts(schema: dict[str, object]) -> None:
+    login = next(op for path, method, op in operations(schema) if path.rstrip("/") == "/api/v1/auth/login")
+    content = login["requestBody"]["content"]  # type: ignore[index]
+    assert {"application/json", "application/x-www-form-urlencoded"} <= set(content)
+
+
+def test_bearer_authentication_is_documented(schema: dict[str, object]) -> None:
+    schemes = schema["components"]["securitySchemes"]  # type: ignore[index]
+    assert schemes["bearerAuth"]["scheme"] == "bearer"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/schema", "/api/schema/?format=json"])
+def test_schema_is_served(path: str) -> None:
+    response = Client().get(path)
+    assert response.status_code == 200
+
+
+def test_schema_is_served_as_json_on_request() -> None:
+    response = Client().get("/api/schema/?format=json")
+    assert response.json()["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/docs", "/api/redoc/", "/api/redoc"])
+def test_docs_pages_load_their_assets_from_the_app_only(path: str) -> None:
+    response = Client().get(path)
+    assert response.status_code == 200
+    html = response.content.decode()
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    assert urls, "the page should reference its script and style assets"
+    for url in urls:
+        assert not re.match(r"^(https?:)?//", url), f"{path} loads {url} from outside the app"
+    for url in urls:
+        if url.startswith("/static/"):
+            assert Client().get(url).status_code == 200, url

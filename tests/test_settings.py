@@ -1,0 +1,111 @@
+"""Settings come from the environment, and production refuses to start on unsafe secrets."""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STRONG_SECRET = "s" * 40
+STRONG_JWT_SECRET = "j" * 40
+
+
+def load_settings(env: dict[str, str], expression: str = "'loaded'") -> subprocess.CompletedProcess[str]:
+    """Import the production settings in a fresh interpreter with exactly `env` (and no .env file)."""
+    code = (
+        "import environ; environ.Env.read_env = staticmethod(lambda *a, **k: None)\n"
+        f"import config.settings as s; print(repr(({expression})))"
+    )
+    clean_env = {"PATH": os.environ.get("PATH", ""), **env}
+    return subprocess.run(  # noqa: S603 (our own interpreter and code)
+        [sys.executable, "-c", code], cwd=ROOT, env=clean_env, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "SECRET_KEY"),
+        ({"SECRET_KEY": STRONG_SECRET}, "JWT_SECRET_KEY"),
+        ({"SECRET_KEY": "change-me", "JWT_SECRET_KEY": STRONG_JWT_SECRET}, "SECRET_KEY"),
+        ({"SECRET_KEY": "short", "JWT_SECRET_KEY": STRONG_JWT_SECRET}, "SECRET_KEY"),
+        ({"SECRET_KEY": STRONG_SECRET, "JWT_SECRET_KEY": "dev-secret"}, "JWT_SECRET_KEY"),
+        ({"SECRET_KEY": STRONG_SECRET, "JWT_SECRET_KEY": STRONG_SECRET}, "JWT_SECRET_KEY"),
+        ({"DEBUG": "false", "SECRET_KEY": "", "JWT_SECRET_KEY": STRONG_JWT_SECRET}, "SECRET_KEY"),
+    ],
+)
+def test_debug_off_refuses_to_start_without_real_secrets(env: dict[str, str], named: str) -> None:
+    result = load_settings(env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert named in result.stderr.strip().splitlines()[-1]
+
+
+def test_debug_off_starts_with_real_secrets() -> None:
+    result = load_settings({"SECRET_KEY": STRONG_SECRET, "JWT_SECRET_KEY": STRONG_JWT_SECRET}, "s.DEBUG")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_debug_is_off_by_default_and_on_only_when_asked() -> None:
+    assert load_settings({"DEBUG": "true"}, "s.DEBUG").stdout.strip() == "True"
+
+
+def test_debug_on_defaults_to_the_earlier_templates_admin() -> None:
+    result = load_settings({"DEBUG": "true"}, "s.ADMIN_EMAIL, s.ADMIN_PASSWORD")
+    assert result.stdout.strip() == "('admin@local.com', 'admin123456')"
+
+
+def test_debug_off_has_no_default_admin_password() -> None:
+    env = {"SECRET_KEY": STRONG_SECRET, "JWT_SECRET_KEY": STRONG_JWT_SECRET}
+    assert load_settings(env, "s.ADMIN_PASSWORD").stdout.strip() == "''"
+
+
+def test_empty_variables_mean_the_default() -> None:
+    env = {"DEBUG": "true", "DATABASE_URL": "", "REDIS_URL": "", "ACCESS_TOKEN_LIFETIME_MINUTES": ""}
+    result = load_settings(
+        env, "s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'], s.SIMPLE_JWT['ACCESS_TOKEN_LIFETIME']"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sqlite3" in result.stdout
+    assert "LocMemCache" in result.stdout
+    assert "timedelta(seconds=900)" in result.stdout
+
+
+def test_variables_configure_database_cache_and_token_lifetimes() -> None:
+    env = {
+        "DEBUG": "true",
+        "DATABASE_URL": "postgres://app:pw@db:5432/app",
+        "REDIS_URL": "redis://cache:6379/0",
+        "ACCESS_TOKEN_LIFETIME_MINUTES": "5",
+        "REFRESH_TOKEN_LIFETIME_DAYS": "30",
+        "ALLOWED_HOSTS": "api.example.com,www.example.com",
+    }
+    result = load_settings(
+        env,
+        "s.DATABASES['default']['ENGINE'], s.DATABASES['default']['HOST'], s.CACHES['default']['BACKEND'],"
+        " s.SIMPLE_JWT['ACCESS_TOKEN_LIFETIME'].seconds, s.SIMPLE_JWT['REFRESH_TOKEN_LIFETIME'].days, s.ALLOWED_HOSTS",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "('django.db.backends.postgresql', 'db', 'django.core.cache.backends.redis.RedisCache', 300, 30,"
+        " ['api.example.com', 'www.example.com'])"
+    )
+
+
+def test_tokens_are_signed_with_their_own_key_and_a_pinned_algorithm() -> None:
+    env = {"SECRET_KEY": STRONG_SECRET, "JWT_SECRET_KEY": STRONG_JWT_SECRET}
+    result = load_settings(
+        env, "s.SIMPLE_JWT['SIGNING_KEY'] == s.JWT_SECRET_KEY != s.SECRET_KEY, s.SIMPLE_JWT['ALGORITHM']"
+    )
+    assert result.stdout.strip() == "(True, 'HS256')"
+
+
+def test_every_variable_read_is_documented_in_env_example() -> None:
+    example = (ROOT / ".env.example").read_text()
+    documented = {line.split("=", 1)[0] for line in example.splitlines() if line and not line.startswith("#")}
+    result = load_settings({"DEBUG": "true"}, "s.VARIABLES")
+    assert set(ast.literal_eval(result.stdout)) <= documented
