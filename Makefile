@@ -47,7 +47,7 @@ typecheck: install-dev
 	$(BIN)/mypy .
 
 pytest: install-dev
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --cov --cov-report=term $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov staticfiles

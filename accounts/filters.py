@@ -2,11 +2,12 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from accounts.models import Role, User
+from common.filters import StrictBooleanFilter
 
 
 class UserFilter(django_filters.FilterSet):
     role = django_filters.ChoiceFilter(choices=Role.choices)
-    is_active = django_filters.BooleanFilter()
+    is_active = StrictBooleanFilter()
     search = django_filters.CharFilter(method="filter_search", max_length=200, label="Search in email and full name")
 
     class Meta:

@@ -5,13 +5,14 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import Role, User
+from common.fields import StrictBooleanField, StrictCharField, StrictEmailField
 
 # Long enough for any passphrase, short enough that hashing it cannot be used to exhaust the CPU.
 PASSWORD_MAX_LENGTH = 1024
 
 
-def password_field(**kwargs: Any) -> serializers.CharField:
-    return serializers.CharField(
+def password_field(**kwargs: Any) -> StrictCharField:
+    return StrictCharField(
         write_only=True,
         trim_whitespace=False,
         max_length=PASSWORD_MAX_LENGTH,
@@ -28,25 +29,25 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class UserCreateSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = StrictEmailField(max_length=254)
     password = password_field()
     role = serializers.ChoiceField(choices=Role.choices, default=Role.USER)
-    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    full_name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")
 
 
 class UserUpdateSerializer(serializers.Serializer):
     """What an admin may change on any account."""
 
-    email = serializers.EmailField(max_length=254, required=False)
-    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    email = StrictEmailField(max_length=254, required=False)
+    full_name = StrictCharField(max_length=150, required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=Role.choices, required=False)
-    is_active = serializers.BooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
 
 
 class ProfileUpdateSerializer(serializers.Serializer):
     """What users may change on their own account: their name, and nothing that grants access."""
 
-    full_name = serializers.CharField(max_length=150, allow_blank=True)
+    full_name = StrictCharField(max_length=150, allow_blank=True)
 
 
 class PasswordChangeSerializer(serializers.Serializer):
@@ -61,8 +62,8 @@ class LoginSerializer(serializers.Serializer):
     unknown one, with 401.
     """
 
-    username = serializers.CharField(max_length=254, required=False, help_text="The account's email.")
-    email = serializers.CharField(max_length=254, required=False, help_text="Same as `username`.")
+    username = StrictCharField(max_length=254, required=False, help_text="The account's email.")
+    email = StrictCharField(max_length=254, required=False, help_text="Same as `username`.")
     password = password_field()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +74,7 @@ class LoginSerializer(serializers.Serializer):
 
 
 class RefreshTokenSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField(max_length=4096)
+    refresh_token = StrictCharField(max_length=4096)
 
 
 class TokenPairSerializer(serializers.Serializer):

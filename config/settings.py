@@ -143,7 +143,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-ADMIN_EMAIL = env.str("ADMIN_EMAIL", default="admin@local.com" if DEBUG else "")
+ADMIN_EMAIL = env.str("ADMIN_EMAIL", default="admin@local.com")
 ADMIN_PASSWORD = env.str("ADMIN_PASSWORD", default="admin123456" if DEBUG else "")
 
 LANGUAGE_CODE = "en-us"

@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import Q, QuerySet
 
+from common.filters import IdFilter
 from tasks.models import Priority, Task, TaskStatus
 
 
@@ -11,7 +12,7 @@ class TaskFilter(django_filters.FilterSet):
     )
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte", label="Due on or before")
     due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte", label="Due on or after")
-    owner = django_filters.NumberFilter(field_name="owner_id", label="Owner's user id (admins)")
+    owner = IdFilter(field_name="owner_id", label="Owner's user id (admins)")
     search = django_filters.CharFilter(method="filter_search", max_length=200, label="Search in title and description")
 
     class Meta:

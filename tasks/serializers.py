@@ -2,6 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from common.fields import StrictCharField
 from tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Priority, Task, TaskStatus
 
 
@@ -19,8 +20,8 @@ class PriorityField(serializers.ChoiceField):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
-    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False)
+    title = StrictCharField(max_length=TITLE_MAX_LENGTH)
+    description = StrictCharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False)
     status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
     priority = PriorityField(required=False)
     due_date = serializers.DateField(allow_null=True, required=False)

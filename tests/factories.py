@@ -19,7 +19,7 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     @classmethod
     def _create(cls, model_class: type[User], *args: Any, **kwargs: Any) -> User:
         password = kwargs.pop("password", DEFAULT_PASSWORD)
-        user = model_class(*args, **kwargs)
+        user = model_class(**kwargs)
         user.set_password(password)
         user.save()
         return user

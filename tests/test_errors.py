@@ -1,7 +1,10 @@
 """Every answer under /api/ is JSON, bad input is a 4xx, and a refused request writes nothing."""
 
+from typing import Any
+
 import pytest
 from django.test import Client
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -11,13 +14,13 @@ from tests.factories import TaskFactory
 pytestmark = pytest.mark.django_db
 
 
-def assert_json_error(response: object, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.content  # type: ignore[attr-defined]
-    assert response["Content-Type"].startswith("application/json")  # type: ignore[index]
-    body = response.json()  # type: ignore[attr-defined]
+def assert_json_error(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
     assert isinstance(body["detail"], str)
     assert body["detail"]
-    return body  # type: ignore[no-any-return]
+    return body
 
 
 @pytest.mark.parametrize(
@@ -27,8 +30,8 @@ def test_unknown_paths_under_api_answer_json_404(api_client: APIClient, path: st
     assert_json_error(api_client.get(path), 404)
 
 
-def test_unknown_paths_answer_json_404_with_debug_on(api_client: APIClient, settings: object) -> None:
-    settings.DEBUG = True  # type: ignore[attr-defined]
+def test_unknown_paths_answer_json_404_with_debug_on(api_client: APIClient, settings: Settings) -> None:
+    settings.DEBUG = True
     assert_json_error(api_client.get("/api/v1/does-not-exist"), 404)
 
 
@@ -49,16 +52,16 @@ def test_unsupported_content_type_is_415(user_client: APIClient) -> None:
     assert_json_error(response, 415)
 
 
-def test_body_over_the_size_limit_is_413_and_writes_nothing(user_client: APIClient, settings: object) -> None:
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024  # type: ignore[attr-defined]
+def test_body_over_the_size_limit_is_413_and_writes_nothing(user_client: APIClient, settings: Settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     response = user_client.post("/api/v1/tasks/", {"title": "big", "description": "x" * 5000}, format="json")
     body = assert_json_error(response, 413)
     assert body["code"] == "payload_too_large"
     assert Task.objects.count() == 0
 
 
-def test_form_body_over_the_size_limit_is_413(api_client: APIClient, settings: object) -> None:
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024  # type: ignore[attr-defined]
+def test_form_body_over_the_size_limit_is_413(api_client: APIClient, settings: Settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     response = api_client.post(
         "/api/v1/auth/login",
         "username=a@b.c&password=" + "x" * 5000,
@@ -93,7 +96,7 @@ def test_nul_characters_are_refused(user_client: APIClient, field: str) -> None:
     body = {"title": "ok", field: "a\u0000b"}
     response = user_client.post("/api/v1/tasks/", body, format="json")
     error = assert_json_error(response, 400)
-    assert field in error["errors"]  # type: ignore[operator]
+    assert field in error["errors"]
     assert Task.objects.count() == 0
 
 
@@ -111,8 +114,8 @@ def test_validation_errors_name_each_field(user_client: APIClient) -> None:
     response = user_client.post("/api/v1/tasks/", {"title": "", "status": "later", "due_date": "soon"}, format="json")
     body = assert_json_error(response, 400)
     assert body["code"] == "invalid"
-    assert set(body["errors"]) == {"title", "status", "due_date"}  # type: ignore[arg-type]
-    assert "title" in body["detail"]  # type: ignore[operator]
+    assert set(body["errors"]) == {"title", "status", "due_date"}
+    assert "title" in body["detail"]
 
 
 def test_unexpected_errors_are_json_500_without_traceback(
@@ -131,9 +134,9 @@ def test_unexpected_errors_are_json_500_without_traceback(
 
 
 def test_unexpected_errors_are_json_even_with_debug_on(
-    user_client: APIClient, monkeypatch: pytest.MonkeyPatch, settings: object
+    user_client: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
-    settings.DEBUG = True  # type: ignore[attr-defined]
+    settings.DEBUG = True
 
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
@@ -157,8 +160,8 @@ def test_pages_outside_the_api_keep_django_error_pages() -> None:
     assert not response["Content-Type"].startswith("application/json")
 
 
-def test_declared_body_over_the_limit_is_refused_before_reading(api_client: APIClient, settings: object) -> None:
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024  # type: ignore[attr-defined]
+def test_declared_body_over_the_limit_is_refused_before_reading(api_client: APIClient, settings: Settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     response = api_client.post(
         "/api/v1/auth/login",
         {"username": "a@b.c", "password": "x", "file": ("x" * 5000)},

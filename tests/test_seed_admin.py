@@ -2,6 +2,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from pytest_django.fixtures import Settings
 
 from accounts.models import Role, User
 
@@ -14,9 +15,9 @@ def run_seed() -> str:
     return out.getvalue()
 
 
-def test_creates_the_admin_from_the_environment(settings: object) -> None:
-    settings.ADMIN_EMAIL = " Boss@Example.COM "  # type: ignore[attr-defined]
-    settings.ADMIN_PASSWORD = "a-long-and-unusual-passphrase"  # type: ignore[attr-defined]
+def test_creates_the_admin_from_the_environment(settings: Settings) -> None:
+    settings.ADMIN_EMAIL = " Boss@Example.COM "
+    settings.ADMIN_PASSWORD = "a-long-and-unusual-passphrase"
     assert "Created admin boss@example.com" in run_seed()
     admin = User.objects.get()
     assert admin.email == "boss@example.com"
@@ -25,27 +26,27 @@ def test_creates_the_admin_from_the_environment(settings: object) -> None:
     assert admin.check_password("a-long-and-unusual-passphrase")
 
 
-def test_running_it_again_changes_nothing_and_says_so(settings: object) -> None:
-    settings.ADMIN_EMAIL = "admin@local.com"  # type: ignore[attr-defined]
-    settings.ADMIN_PASSWORD = "admin123456"  # type: ignore[attr-defined]
+def test_running_it_again_changes_nothing_and_says_so(settings: Settings) -> None:
+    settings.ADMIN_EMAIL = "admin@local.com"
+    settings.ADMIN_PASSWORD = "admin123456"
     run_seed()
     before = User.objects.values().get()
-    settings.ADMIN_PASSWORD = "another-password-entirely"  # type: ignore[attr-defined]
+    settings.ADMIN_PASSWORD = "another-password-entirely"
     assert "already exists; nothing changed" in run_seed()
     assert User.objects.values().get() == before
 
 
-def test_refuses_to_run_without_a_password(settings: object) -> None:
-    settings.ADMIN_EMAIL = "admin@local.com"  # type: ignore[attr-defined]
-    settings.ADMIN_PASSWORD = ""  # type: ignore[attr-defined]
+def test_refuses_to_run_without_a_password(settings: Settings) -> None:
+    settings.ADMIN_EMAIL = "admin@local.com"
+    settings.ADMIN_PASSWORD = ""
     with pytest.raises(CommandError, match="ADMIN_PASSWORD"):
         run_seed()
     assert not User.objects.exists()
 
 
-def test_refuses_a_password_the_validators_reject(settings: object) -> None:
-    settings.ADMIN_EMAIL = "admin@local.com"  # type: ignore[attr-defined]
-    settings.ADMIN_PASSWORD = "password"  # type: ignore[attr-defined]
+def test_refuses_a_password_the_validators_reject(settings: Settings) -> None:
+    settings.ADMIN_EMAIL = "admin@local.com"
+    settings.ADMIN_PASSWORD = "password"
     with pytest.raises(CommandError, match="too common"):
         run_seed()
     assert not User.objects.exists()

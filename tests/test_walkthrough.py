@@ -2,13 +2,14 @@
 
 import pytest
 from django.core.management import call_command
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 
 @pytest.mark.django_db
-def test_walkthrough_of_the_earlier_template(settings: object) -> None:
-    settings.ADMIN_EMAIL = "admin@local.com"  # type: ignore[attr-defined]
-    settings.ADMIN_PASSWORD = "admin123456"  # type: ignore[attr-defined]
+def test_walkthrough_of_the_earlier_template(settings: Settings) -> None:
+    settings.ADMIN_EMAIL = "admin@local.com"
+    settings.ADMIN_PASSWORD = "admin123456"
     call_command("seed_admin")
     client = APIClient()
 

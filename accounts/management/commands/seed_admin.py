@@ -16,8 +16,8 @@ class Command(BaseCommand):
         password = settings.ADMIN_PASSWORD
         if not email or not password:
             raise CommandError(
-                "Set ADMIN_EMAIL and ADMIN_PASSWORD to create the first admin "
-                "(they have development defaults only when DEBUG is on)."
+                "Set ADMIN_PASSWORD (and ADMIN_EMAIL) to create the first admin "
+                "(the password has a development default only when DEBUG is on)."
             )
         if User.objects.with_email(email).exists():
             self.stdout.write(f"Admin {email} already exists; nothing changed.")

@@ -1,0 +1,438 @@
+"""Logging in, refreshing and revoking tokens, and the ways a forged or stale token is refused."""
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+from django.conf import settings
+from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
+
+import config.settings
+from accounts.models import User
+from accounts.tokens import issue_token_pair
+from tests.factories import DEFAULT_PASSWORD, AdminFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+LOGIN_URL = "/api/v1/auth/login"
+REFRESH_URL = "/api/v1/auth/refresh"
+LOGOUT_URL = "/api/v1/auth/logout"
+ME_URL = "/api/v1/users/me"
+OTHER_KEY = "a-completely-different-signing-key-0123456789-abcdefghijklmnop"
+ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+# Helpers ---------------------------------------------------------------------------------------
+
+
+def form_login(client: APIClient, username: str, password: str) -> Any:
+    """The earlier FastAPI template's OAuth2 password form, byte for byte."""
+    return client.post(
+        LOGIN_URL,
+        f"username={username}&password={password}",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+
+def json_login(client: APIClient, email: str, password: str = DEFAULT_PASSWORD) -> Any:
+    return client.post(LOGIN_URL, {"username": email, "password": password}, format="json")
+
+
+def refresh(client: APIClient, token: str) -> Any:
+    return client.post(REFRESH_URL, {"refresh_token": token}, format="json")
+
+
+def me(client: APIClient, access_token: str) -> Any:
+    return client.get(ME_URL, HTTP_AUTHORIZATION=f"Bearer {access_token}")
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """The claims of a token this app signed (the signature is checked)."""
+    decoded: dict[str, Any] = jwt.decode(token, settings.JWT_SECRET_KEY, algorithms=["HS256"])
+    return decoded
+
+
+def sign(claims: dict[str, Any], key: str | None = None) -> str:
+    return jwt.encode(claims, key or settings.JWT_SECRET_KEY, algorithm="HS256")
+
+
+def assert_token_pair(response: Any) -> dict[str, Any]:
+    assert response.status_code == 200, response.content
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 900
+    assert body["access_token"]
+    assert body["refresh_token"]
+    assert body["access_token"] != body["refresh_token"]
+    return body
+
+
+def assert_unauthorized(response: Any) -> None:
+    assert response.status_code == 401, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    assert body["code"]
+
+
+# Login -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [LOGIN_URL, LOGIN_URL + "/"])
+def test_login_with_the_earlier_templates_form(api_client: APIClient, user: User, url: str) -> None:
+    response = api_client.post(
+        url,
+        f"username={user.email}&password={DEFAULT_PASSWORD}",
+        content_type="application/x-www-form-urlencoded",
+    )
+    body = assert_token_pair(response)
+    assert me(api_client, body["access_token"]).json()["email"] == user.email
+
+
+@pytest.mark.parametrize("field", ["username", "email"])
+def test_login_with_json(api_client: APIClient, user: User, field: str) -> None:
+    response = api_client.post(LOGIN_URL, {field: user.email, "password": DEFAULT_PASSWORD}, format="json")
+    body = assert_token_pair(response)
+    assert me(api_client, body["access_token"]).json()["id"] == user.pk
+
+
+def test_login_with_multipart(api_client: APIClient, user: User) -> None:
+    response = api_client.post(LOGIN_URL, {"username": user.email, "password": DEFAULT_PASSWORD}, format="multipart")
+    assert_token_pair(response)
+
+
+def test_login_expires_in_matches_the_access_token(api_client: APIClient, user: User) -> None:
+    body = assert_token_pair(json_login(api_client, user.email))
+    claims = claims_of(body["access_token"])
+    assert claims["exp"] - claims["iat"] == body["expires_in"]
+    assert claims["token_type"] == "access"
+    assert claims_of(body["refresh_token"])["token_type"] == "refresh"
+
+
+def test_login_matches_the_email_whatever_its_case(api_client: APIClient) -> None:
+    user = UserFactory.create(email="mixed.case@example.com")
+    body = assert_token_pair(form_login(api_client, "  MIXED.Case@EXAMPLE.COM", DEFAULT_PASSWORD))
+    assert me(api_client, body["access_token"]).json()["id"] == user.pk
+
+
+def test_login_records_last_login(api_client: APIClient, user: User) -> None:
+    assert user.last_login is None
+    before = datetime.now(UTC)
+    assert_token_pair(json_login(api_client, user.email))
+    user.refresh_from_db()
+    assert user.last_login is not None
+    assert user.last_login >= before - timedelta(seconds=1)
+
+
+def test_failed_logins_are_indistinguishable(api_client: APIClient, user: User) -> None:
+    inactive = UserFactory.create(is_active=False)
+    wrong_password = json_login(api_client, user.email, "not-the-password")
+    unknown_email = json_login(api_client, "nobody@example.com")
+    inactive_account = json_login(api_client, inactive.email)
+    malformed_email = json_login(api_client, "not-an-email")
+
+    responses = [wrong_password, unknown_email, inactive_account, malformed_email]
+    for response in responses:
+        assert_unauthorized(response)
+        assert response["WWW-Authenticate"].startswith("Bearer")
+    assert len({response.content for response in responses}) == 1
+    assert len({response["WWW-Authenticate"] for response in responses}) == 1
+
+
+def test_failed_login_does_not_record_last_login(api_client: APIClient, user: User) -> None:
+    assert_unauthorized(json_login(api_client, user.email, "not-the-password"))
+    user.refresh_from_db()
+    assert user.last_login is None
+
+
+def test_inactive_account_with_right_password_gets_no_tokens(api_client: APIClient) -> None:
+    inactive = UserFactory.create(is_active=False)
+    response = form_login(api_client, inactive.email, DEFAULT_PASSWORD)
+    assert_unauthorized(response)
+    assert "access_token" not in response.json()
+
+
+@pytest.mark.parametrize(
+    ("data", "missing"),
+    [
+        ({"username": "someone@example.com"}, "password"),
+        ({"password": DEFAULT_PASSWORD}, "username"),
+    ],
+)
+def test_login_names_a_missing_field(api_client: APIClient, data: dict[str, str], missing: str) -> None:
+    response = api_client.post(LOGIN_URL, data, format="json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert missing in body["errors"]
+
+
+def test_login_form_without_password_names_the_field(api_client: APIClient, user: User) -> None:
+    response = api_client.post(LOGIN_URL, f"username={user.email}", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400, response.content
+    assert "password" in response.json()["errors"]
+
+
+def test_login_ignores_a_bad_authorization_header(api_client: APIClient, user: User) -> None:
+    response = api_client.post(
+        LOGIN_URL,
+        {"username": user.email, "password": DEFAULT_PASSWORD},
+        format="json",
+        HTTP_AUTHORIZATION="Bearer garbage",
+    )
+    assert_token_pair(response)
+
+
+# Refresh ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [REFRESH_URL, REFRESH_URL + "/"])
+def test_refresh_rotates_the_refresh_token(api_client: APIClient, user: User, url: str) -> None:
+    first = assert_token_pair(json_login(api_client, user.email))
+
+    second = assert_token_pair(api_client.post(url, {"refresh_token": first["refresh_token"]}, format="json"))
+    assert second["refresh_token"] != first["refresh_token"]
+    assert me(api_client, second["access_token"]).json()["id"] == user.pk
+
+    # The presented token is spent; the new one works once.
+    again = refresh(api_client, first["refresh_token"])
+    assert_unauthorized(again)
+    assert again["WWW-Authenticate"].startswith("Bearer")
+    third = assert_token_pair(refresh(api_client, second["refresh_token"]))
+    assert third["refresh_token"] not in (first["refresh_token"], second["refresh_token"])
+
+
+def test_refresh_refuses_an_access_token(api_client: APIClient, user: User) -> None:
+    pair = issue_token_pair(user)
+    assert_unauthorized(refresh(api_client, pair.access_token))
+    # The refresh token is untouched by the failed attempt.
+    assert_token_pair(refresh(api_client, pair.refresh_token))
+
+
+@pytest.mark.parametrize("garbage", ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30.", "\u00e9t\u00e9"])
+def test_refresh_refuses_garbage(api_client: APIClient, db: None, garbage: str) -> None:
+    response = refresh(api_client, garbage)
+    assert_unauthorized(response)
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_refresh_refuses_an_expired_refresh_token(api_client: APIClient, user: User) -> None:
+    claims = claims_of(issue_token_pair(user).refresh_token)
+    claims["exp"] = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp())
+    assert_unauthorized(refresh(api_client, sign(claims)))
+
+
+def test_refresh_refuses_a_token_signed_with_another_key(api_client: APIClient, user: User) -> None:
+    claims = claims_of(issue_token_pair(user).refresh_token)
+    assert_unauthorized(refresh(api_client, sign(claims, OTHER_KEY)))
+
+
+def test_refresh_refuses_a_token_never_issued(api_client: APIClient, user: User) -> None:
+    """Correctly signed, but with a `jti` the server never recorded."""
+    claims = claims_of(issue_token_pair(user).refresh_token)
+    claims["jti"] = "0" * 32
+    assert_unauthorized(refresh(api_client, sign(claims)))
+
+
+def test_refresh_refuses_a_deactivated_user(api_client: APIClient, user: User) -> None:
+    pair = issue_token_pair(user)
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert_unauthorized(refresh(api_client, pair.refresh_token))
+
+
+@pytest.mark.parametrize("data", [{}, {"refresh_token": ""}, {"refresh_token": None}])
+def test_refresh_names_a_missing_token(api_client: APIClient, db: None, data: dict[str, Any]) -> None:
+    response = api_client.post(REFRESH_URL, data, format="json")
+    assert response.status_code == 400, response.content
+    assert "refresh_token" in response.json()["errors"]
+
+
+# Logout ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [LOGOUT_URL, LOGOUT_URL + "/"])
+def test_logout_revokes_the_refresh_token(api_client: APIClient, user: User, url: str) -> None:
+    pair = assert_token_pair(json_login(api_client, user.email))
+
+    response = api_client.post(url, {"refresh_token": pair["refresh_token"]}, format="json")
+    assert response.status_code == 204, response.content
+    assert response.content == b""
+
+    assert_unauthorized(refresh(api_client, pair["refresh_token"]))
+    # Logging out twice with the same token is refused too.
+    assert_unauthorized(api_client.post(LOGOUT_URL, {"refresh_token": pair["refresh_token"]}, format="json"))
+
+
+def test_logout_refuses_garbage(api_client: APIClient, db: None) -> None:
+    assert_unauthorized(api_client.post(LOGOUT_URL, {"refresh_token": "garbage"}, format="json"))
+
+
+def test_logout_refuses_an_access_token(api_client: APIClient, user: User) -> None:
+    pair = issue_token_pair(user)
+    assert_unauthorized(api_client.post(LOGOUT_URL, {"refresh_token": pair.access_token}, format="json"))
+    assert_token_pair(refresh(api_client, pair.refresh_token))
+
+
+def test_logout_leaves_other_sessions_alone(api_client: APIClient, user: User) -> None:
+    phone = issue_token_pair(user)
+    laptop = issue_token_pair(user)
+    response = api_client.post(LOGOUT_URL, {"refresh_token": phone.refresh_token}, format="json")
+    assert response.status_code == 204
+    assert_token_pair(refresh(api_client, laptop.refresh_token))
+
+
+# Access tokens ---------------------------------------------------------------------------------
+
+
+def test_valid_access_token_opens_me(api_client: APIClient, user: User) -> None:
+    response = me(api_client, issue_token_pair(user).access_token)
+    assert response.status_code == 200
+    assert response.json()["id"] == user.pk
+
+
+def test_me_without_a_token_is_refused(api_client: APIClient, db: None) -> None:
+    response = api_client.get(ME_URL)
+    assert_unauthorized(response)
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def _alg_none(user: User) -> str:
+    claims = claims_of(issue_token_pair(user).access_token)
+    header = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    payload = b64url(json.dumps(claims).encode())
+    return f"{header}.{payload}."
+
+
+def _other_key(user: User) -> str:
+    return sign(claims_of(issue_token_pair(user).access_token), OTHER_KEY)
+
+
+def _expired(user: User) -> str:
+    claims = claims_of(issue_token_pair(user).access_token)
+    claims["iat"] = int((datetime.now(UTC) - timedelta(hours=1)).timestamp())
+    claims["exp"] = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp())
+    return sign(claims)
+
+
+def _refresh_as_access(user: User) -> str:
+    return issue_token_pair(user).refresh_token
+
+
+def _tampered(user: User) -> str:
+    victim = AdminFactory.create()
+    header, payload, signature = issue_token_pair(user).access_token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["user_id"] = str(victim.pk)
+    return f"{header}.{b64url(json.dumps(claims).encode())}.{signature}"
+
+
+def _without_version(user: User) -> str:
+    """Correctly signed, but missing the claim that ties it to the user's current password."""
+    claims = claims_of(issue_token_pair(user).access_token)
+    del claims["ver"]
+    return sign(claims)
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [_alg_none, _other_key, _expired, _refresh_as_access, _tampered, _without_version],
+    ids=["alg-none", "other-key", "expired", "refresh-as-access", "tampered-payload", "no-version"],
+)
+def test_forged_or_stale_access_tokens_are_refused(
+    api_client: APIClient, user: User, forge: Callable[[User], str]
+) -> None:
+    response = me(api_client, forge(user))
+    assert_unauthorized(response)
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert "email" not in response.json()
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer a b", "Bearer garbage", "Token abc"])
+def test_malformed_authorization_headers_are_refused(api_client: APIClient, db: None, header: str) -> None:
+    assert_unauthorized(api_client.get(ME_URL, HTTP_AUTHORIZATION=header))
+
+
+# Revocation ------------------------------------------------------------------------------------
+
+
+def test_password_change_refuses_earlier_tokens(api_client: APIClient, user: User) -> None:
+    old = issue_token_pair(user)
+    new_password = "a-brand-new-passphrase-42"
+    response = api_client.post(
+        "/api/v1/users/me/password",
+        {"current_password": DEFAULT_PASSWORD, "new_password": new_password},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {old.access_token}",
+    )
+    assert response.status_code == 204, response.content
+
+    assert_unauthorized(me(api_client, old.access_token))
+    assert_unauthorized(refresh(api_client, old.refresh_token))
+    assert_unauthorized(json_login(api_client, user.email, DEFAULT_PASSWORD))
+    fresh = assert_token_pair(json_login(api_client, user.email, new_password))
+    assert me(api_client, fresh["access_token"]).status_code == 200
+    assert_token_pair(refresh(api_client, fresh["refresh_token"]))
+
+
+def test_deactivation_refuses_tokens_and_logins(api_client: APIClient, admin_client: APIClient, user: User) -> None:
+    old = assert_token_pair(json_login(api_client, user.email))
+
+    response = admin_client.patch(f"/api/v1/users/{user.pk}", {"is_active": False}, format="json")
+    assert response.status_code == 200, response.content
+
+    assert_unauthorized(me(api_client, old["access_token"]))
+    assert_unauthorized(refresh(api_client, old["refresh_token"]))
+    assert_unauthorized(json_login(api_client, user.email))
+
+
+def test_reactivation_does_not_revive_earlier_tokens(
+    api_client: APIClient, admin_client: APIClient, user: User
+) -> None:
+    old = issue_token_pair(user)
+    assert admin_client.patch(f"/api/v1/users/{user.pk}", {"is_active": False}, format="json").status_code == 200
+    assert admin_client.patch(f"/api/v1/users/{user.pk}", {"is_active": True}, format="json").status_code == 200
+
+    assert_unauthorized(me(api_client, old.access_token))
+    assert_unauthorized(refresh(api_client, old.refresh_token))
+    fresh = assert_token_pair(json_login(api_client, user.email))
+    assert me(api_client, fresh["access_token"]).status_code == 200
+
+
+def test_deactivated_directly_in_the_database_is_refused_at_once(api_client: APIClient, user: User) -> None:
+    pair = issue_token_pair(user)
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert_unauthorized(me(api_client, pair.access_token))
+
+
+# Password hashing ------------------------------------------------------------------------------
+
+
+def test_production_settings_hash_with_argon2_first() -> None:
+    assert config.settings.PASSWORD_HASHERS[0] == ARGON2
+
+
+def test_users_created_through_the_api_get_an_argon2_hash(
+    settings: Settings, admin_client: APIClient, api_client: APIClient
+) -> None:
+    settings.PASSWORD_HASHERS = list(config.settings.PASSWORD_HASHERS)
+    password = "argon-protected-passphrase"
+    response = admin_client.post(
+        "/api/v1/users/", {"email": "argon@example.com", "password": password, "role": "user"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+
+    stored = User.objects.get(email="argon@example.com").password
+    assert stored.startswith("argon2")
+    assert password not in stored
+    assert_token_pair(json_login(api_client, "argon@example.com", password))
