@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AdminPasswordChangeForm, BaseUserCreationForm, UserChangeForm
 
-from accounts.models import Role, User
+from accounts.models import RevocationReason, Role, User
 from accounts.services import DUPLICATE_EMAIL, LAST_ADMIN_DEACTIVATE, LAST_ADMIN_DEMOTE
 from accounts.tokens import revoke_all_tokens
 
@@ -53,7 +53,7 @@ class UserEditForm(UserChangeForm):
 
     def save(self, commit: bool = True) -> User:
         if "is_active" in self.changed_data and not self.instance.is_active:
-            revoke_all_tokens(self.instance)
+            revoke_all_tokens(self.instance, RevocationReason.DEACTIVATION)
         return super().save(commit=commit)
 
 
@@ -61,5 +61,5 @@ class UserPasswordForm(AdminPasswordChangeForm):
     """The admin's "set password" form; like every password change, it revokes earlier tokens."""
 
     def save(self, commit: bool = True) -> Any:
-        revoke_all_tokens(self.user)
+        revoke_all_tokens(self.user, RevocationReason.PASSWORD_CHANGE)
         return super().save(commit=commit)

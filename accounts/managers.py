@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.db import models
+from django.utils import timezone
 
 from accounts.choices import Role
 
 if TYPE_CHECKING:
-    from accounts.models import User
+    from accounts.models import RefreshTokenFamily, User  # noqa: F401 (named in string annotations)
 
 
 class UserQuerySet(models.QuerySet["User"]):
@@ -55,3 +57,19 @@ class UserManager(BaseUserManager["User"]):
     def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> User:
         fields["role"] = Role.ADMIN
         return self.create_user(email, password, **fields)
+
+
+class RefreshTokenFamilyQuerySet(models.QuerySet["RefreshTokenFamily"]):
+    def live(self) -> RefreshTokenFamilyQuerySet:
+        """Families whose tokens can still be used: neither revoked nor expired."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+    def of(self, user: User) -> RefreshTokenFamilyQuerySet:
+        return self.filter(user=user)
+
+    def prunable(self, *, now: datetime) -> RefreshTokenFamilyQuerySet:
+        """Families past their expiry, revoked or not: none of their tokens can be used again."""
+        return self.filter(expires_at__lte=now)
+
+
+RefreshTokenFamilyManager = models.Manager.from_queryset(RefreshTokenFamilyQuerySet)

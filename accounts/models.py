@@ -7,10 +7,10 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.choices import Role
-from accounts.managers import UserManager
+from accounts.choices import RevocationReason, Role
+from accounts.managers import RefreshTokenFamilyManager, UserManager
 
-__all__ = ["Role", "User"]
+__all__ = ["RefreshTokenFamily", "RevocationReason", "Role", "User"]
 
 
 class User(AbstractBaseUser):
@@ -75,3 +75,36 @@ class User(AbstractBaseUser):
 
     def has_module_perms(self, app_label: str) -> bool:
         return self.is_admin
+
+
+class RefreshTokenFamily(models.Model):
+    """One login session: the chain of refresh tokens that rotation derives from one login.
+
+    Each refresh token names its family in a signed `fam` claim and is recorded (by `jti`) in
+    SimpleJWT's outstanding-token table; a rotated token is blacklisted. Presenting a blacklisted
+    token again is taken as theft and revokes the whole family, its newest token included.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_families")
+    created_at = models.DateTimeField(default=timezone.now)
+    # When the family's newest refresh token expires: after that nothing in it can be used.
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, choices=RevocationReason.choices, blank=True, default="")
+
+    objects: ClassVar[RefreshTokenFamilyManager] = RefreshTokenFamilyManager()
+
+    class Meta:
+        verbose_name = "refresh-token family"
+        verbose_name_plural = "refresh-token families"
+        indexes = (
+            models.Index(fields=("user", "revoked_at"), name="accounts_family_user_revoked"),
+            models.Index(fields=("expires_at",), name="accounts_family_expires"),
+        )
+
+    def __str__(self) -> str:
+        return f"Session {self.pk} of user {self.user_id}"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

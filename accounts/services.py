@@ -2,17 +2,24 @@
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
+from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import Role, User
-from accounts.tokens import TokenPair, issue_token_pair, revoke_all_tokens
+from accounts import jobs, tokens
+from accounts.events import Event, security_event
+from accounts.models import RevocationReason, Role, User
+from accounts.tokens import TokenPair
 
 DUPLICATE_EMAIL = "A user with this email already exists."
 LAST_ADMIN_DEMOTE = "The last active admin cannot be demoted: promote another admin first."
 LAST_ADMIN_DEACTIVATE = "The last active admin cannot be deactivated: promote another admin first."
 WRONG_PASSWORD = "The current password is incorrect."
+INVALID_RESET_LINK = "The reset link is invalid or has expired."
 
 
 class InvalidCredentialsError(Exception):
@@ -20,7 +27,7 @@ class InvalidCredentialsError(Exception):
 
 
 def auth_login(*, email: str, password: str) -> TokenPair:
-    """Check credentials and open a session as a token pair.
+    """Check credentials and open a session (a new refresh-token family).
 
     An unknown email still costs one password hash, so response time does not tell which emails
     have an account.
@@ -28,13 +35,38 @@ def auth_login(*, email: str, password: str) -> TokenPair:
     user = User.objects.with_email(email).first()
     if user is None:
         make_password(password)
+        security_event(Event.LOGIN_FAILED, user_id=None)
         raise InvalidCredentialsError
     if not user.check_password(password) or not user.is_active:
+        security_event(Event.LOGIN_FAILED, user_id=user.pk)
         raise InvalidCredentialsError
     user.last_login = timezone.now()
     with transaction.atomic():
         user.save(update_fields=["last_login"])
-        return issue_token_pair(user)
+        pair = tokens.issue_token_pair(user)
+    security_event(Event.LOGIN_SUCCEEDED, user_id=user.pk)
+    return pair
+
+
+def auth_refresh(*, refresh: RefreshToken) -> TokenPair:
+    """Rotate a decoded refresh token; a reused one revokes its family and is logged as theft."""
+    try:
+        return tokens.rotate_refresh_token(refresh)
+    except tokens.TokenReuseError as exc:
+        security_event(Event.REFRESH_REUSE_DETECTED, user_id=exc.family.user_id, family_id=exc.family.pk)
+        raise
+
+
+def auth_logout(*, refresh: RefreshToken) -> None:
+    family = tokens.revoke_family(refresh, RevocationReason.LOGOUT)
+    security_event(Event.LOGOUT, user_id=family.user_id, family_id=family.pk)
+
+
+def auth_logout_all(*, user: User) -> int:
+    """End every session of `user`. Returns how many were ended."""
+    ended = tokens.revoke_all_families(user, RevocationReason.LOGOUT_ALL)
+    security_event(Event.LOGOUT_ALL, user_id=user.pk, sessions=ended)
+    return ended
 
 
 def user_create(*, email: str, password: str, role: Role = Role.USER, full_name: str = "") -> User:
@@ -53,20 +85,22 @@ def user_create(*, email: str, password: str, role: Role = Role.USER, full_name:
 def user_update(
     *,
     user: User,
+    by: User | None = None,
     email: str | None = None,
     full_name: str | None = None,
     role: Role | None = None,
     is_active: bool | None = None,
 ) -> User:
-    """Change an account; `None` leaves a field as it is.
+    """Change an account; `None` leaves a field as it is. `by` is who asked, for the security log.
 
     Demoting or deactivating an admin locks every active admin row first, so two admins demoting
-    each other at the same moment cannot leave the system without one.
+    each other at the same moment cannot leave the system without one. Deactivation ends every
+    session of the user and refuses their access tokens at once.
     """
     changed: list[str] = []
+    previous_role = user.role
     with transaction.atomic():
-        leaves_admins = (role is not None and role != Role.ADMIN) or is_active is False
-        if leaves_admins:
+        if (role is not None and role != Role.ADMIN) or is_active is False:
             _ensure_not_last_admin(user, demoting=role is not None and role != Role.ADMIN)
         if email is not None and User.objects.normalize_email(email) != user.email:
             user.email = User.objects.normalize_email(email)
@@ -83,7 +117,7 @@ def user_update(
             user.is_active = is_active
             changed.append("is_active")
             if not is_active:
-                revoke_all_tokens(user)
+                tokens.revoke_all_tokens(user, RevocationReason.DEACTIVATION)
                 changed.append("token_version")
         if changed:
             try:
@@ -91,22 +125,73 @@ def user_update(
                     user.save(update_fields=changed)
             except IntegrityError as exc:
                 raise ValidationError({"email": DUPLICATE_EMAIL}) from exc
+    actor_id = by.pk if by is not None else None
+    if "role" in changed:
+        security_event(Event.ROLE_CHANGED, user_id=user.pk, by=actor_id, old_role=previous_role, new_role=user.role)
+    if "token_version" in changed:
+        security_event(Event.USER_DEACTIVATED, user_id=user.pk, by=actor_id)
     return user
 
 
-def user_deactivate(*, user: User) -> User:
+def user_deactivate(*, user: User, by: User | None = None) -> User:
     """Deactivate instead of deleting: the row and everything the user owns stay."""
-    return user_update(user=user, is_active=False)
+    return user_update(user=user, by=by, is_active=False)
 
 
 def user_change_password(*, user: User, current_password: str, new_password: str) -> User:
-    """Set a new password after checking the current one; every earlier token is refused."""
+    """Set a new password after checking the current one; every session and token is revoked."""
     if not user.check_password(current_password):
         raise ValidationError({"current_password": WRONG_PASSWORD})
     _set_password(user, new_password, field="new_password")
-    revoke_all_tokens(user)
-    user.save(update_fields=["password", "token_version"])
+    with transaction.atomic():
+        tokens.revoke_all_tokens(user, RevocationReason.PASSWORD_CHANGE)
+        user.save(update_fields=["password", "token_version"])
+    security_event(Event.PASSWORD_CHANGED, user_id=user.pk)
     return user
+
+
+def password_reset_request(*, email: str) -> None:
+    """Mail a single-use reset link if an active account has this email; do nothing otherwise.
+
+    The caller answers the same either way, so the answer does not tell who has an account.
+    """
+    user = User.objects.active().with_email(email).first()
+    if user is None:
+        security_event(Event.PASSWORD_RESET_REQUESTED, user_id=None)
+        return
+    security_event(Event.PASSWORD_RESET_REQUESTED, user_id=user.pk)
+    transaction.on_commit(lambda: jobs.send_password_reset_email.enqueue(user_id=user.pk))
+
+
+def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
+    """Set a new password from a reset link's `uid` and `token`.
+
+    Django's token generator signs the user's password hash and last login into the token, so it
+    works once, and not at all once the password has changed some other way, or after
+    `PASSWORD_RESET_TIMEOUT`.
+    """
+    with transaction.atomic():
+        # The row lock makes two uses of one link at the same moment take turns: the second sees
+        # the new password hash, which no longer matches its token.
+        user = _user_from_uid(uid, lock=True)
+        if user is None or not user.is_active or not default_token_generator.check_token(user, token):
+            raise ValidationError({"token": INVALID_RESET_LINK})
+        _set_password(user, new_password, field="new_password")
+        tokens.revoke_all_tokens(user, RevocationReason.PASSWORD_RESET)
+        user.save(update_fields=["password", "token_version"])
+    security_event(Event.PASSWORD_RESET, user_id=user.pk)
+    return user
+
+
+def _user_from_uid(uid: str, *, lock: bool = False) -> User | None:
+    try:
+        pk = int(force_str(urlsafe_base64_decode(uid)))
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
+        return None
+    if not 0 < pk < 2**63:
+        return None
+    users = User.objects.select_for_update() if lock else User.objects.all()
+    return users.filter(pk=pk).first()
 
 
 def _set_password(user: User, password: str, *, field: str) -> None:

@@ -8,6 +8,11 @@ urlpatterns = [
     slash_optional("auth/login", views.LoginView.as_view(), name="auth-login"),
     slash_optional("auth/refresh", views.RefreshView.as_view(), name="auth-refresh"),
     slash_optional("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
+    slash_optional("auth/logout-all", views.LogoutAllView.as_view(), name="auth-logout-all"),
+    slash_optional("auth/password-reset", views.PasswordResetView.as_view(), name="auth-password-reset"),
+    slash_optional(
+        "auth/password-reset/confirm", views.PasswordResetConfirmView.as_view(), name="auth-password-reset-confirm"
+    ),
     slash_optional("users/me", views.MeView.as_view(), name="user-me"),
     slash_optional("users/me/password", views.MePasswordView.as_view(), name="user-me-password"),
     *router.urls,

@@ -30,6 +30,23 @@ VARIABLES = (
     "ADMIN_PASSWORD",
     "DATA_UPLOAD_MAX_MEMORY_SIZE",
     "LOG_LEVEL",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_LEEWAY_SECONDS",
+    "TRUSTED_PROXY_COUNT",
+    "PASSWORD_RESET_URL",
+    "PASSWORD_RESET_TIMEOUT_SECONDS",
+    "EMAIL_URL",
+    "DEFAULT_FROM_EMAIL",
+)
+# Read separately because for them an empty value means "no limit", not "the default".
+THROTTLE_VARIABLES = (
+    "THROTTLE_LOGIN_FAILURES",
+    "THROTTLE_LOGIN_FAILURES_PER_ADDRESS",
+    "THROTTLE_REFRESH",
+    "THROTTLE_PASSWORD_RESET",
+    "THROTTLE_ANON",
+    "THROTTLE_USER",
 )
 for _name in VARIABLES:
     if env.ENVIRON.get(_name) == "":
@@ -83,6 +100,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "common.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "common.middleware.JSONErrorsForAPIMiddleware",
@@ -121,15 +139,19 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Cache: Redis when REDIS_URL is set, process-local memory otherwise.
+# Caches: Redis when REDIS_URL is set, process-local memory otherwise. Rate-limit counters live in
+# their own cache ("throttle") so that clearing the default cache never resets a limit; with
+# local memory they count per process only, so several workers need Redis.
 _REDIS_URL = env.str("REDIS_URL", default="")
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL}
-        if _REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+
+
+def _cache(prefix: str) -> dict[str, str]:
+    if _REDIS_URL:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL, "KEY_PREFIX": prefix}
+    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
+
+
+CACHES = {"default": _cache("cache"), "throttle": _cache("throttle")}
 
 # Accounts and passwords.
 AUTH_USER_MODEL = "accounts.User"
@@ -179,6 +201,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "common.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "common.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["common.throttling.AnonRateThrottle", "common.throttling.UserRateThrottle"],
 }
 
 # JSON Web Tokens: signed with their own key, algorithm pinned.
@@ -194,8 +217,61 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
-    "LEEWAY": 0,
+    "JTI_CLAIM": "jti",
+    "ISSUER": env.str("JWT_ISSUER", default="tasks-api"),
+    "AUDIENCE": env.str("JWT_AUDIENCE", default="tasks-api"),
+    # Seconds of clock skew tolerated on `exp`; at most a few.
+    "LEEWAY": min(env.int("JWT_LEEWAY_SECONDS", default=2), 5),
 }
+
+# Rate limits ("<count>/<second|minute|hour|day>"). Unset: the default; set but empty: no limit.
+# The client address is the socket's, unless TRUSTED_PROXY_COUNT proxies in front of the app
+# append to X-Forwarded-For: then it is the address the outermost trusted proxy saw.
+THROTTLE_RATES = {
+    scope: (env.str(variable) or None) if variable in env.ENVIRON else default
+    for scope, variable, default in (
+        ("login_failures", "THROTTLE_LOGIN_FAILURES", "10/min"),
+        ("login_failures_per_address", "THROTTLE_LOGIN_FAILURES_PER_ADDRESS", "50/min"),
+        ("refresh", "THROTTLE_REFRESH", "60/min"),
+        ("password_reset", "THROTTLE_PASSWORD_RESET", "5/hour"),
+        ("anon", "THROTTLE_ANON", "600/min"),
+        ("user", "THROTTLE_USER", "3000/min"),
+    )
+}
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Password reset: the emailed link is PASSWORD_RESET_URL with {uid} and {token} filled in, for the
+# client application's page, which posts them to /api/v1/auth/password-reset/confirm.
+PASSWORD_RESET_URL = env.str(
+    "PASSWORD_RESET_URL", default="http://localhost:8001/reset-password?uid={uid}&token={token}"
+)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=60 * 60)
+
+# Email: printed to the console unless EMAIL_URL names an SMTP server
+# (smtp+tls://user:password@host:587, smtp+ssl://...:465).
+_EMAIL = env.email_url_config(env.str("EMAIL_URL", default="consolemail://"))
+_SMTP_OPTIONS = {
+    "host": _EMAIL.get("EMAIL_HOST"),
+    "port": _EMAIL.get("EMAIL_PORT"),
+    "username": _EMAIL.get("EMAIL_HOST_USER"),
+    "password": _EMAIL.get("EMAIL_HOST_PASSWORD"),
+    "use_tls": _EMAIL.get("EMAIL_USE_TLS"),
+    "use_ssl": _EMAIL.get("EMAIL_USE_SSL"),
+}
+MAILERS = {
+    "default": {
+        "BACKEND": _EMAIL["EMAIL_BACKEND"],
+        "OPTIONS": (
+            {key: value for key, value in _SMTP_OPTIONS.items() if value not in (None, "")} | {"timeout": 10}
+            if _EMAIL["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
+            else {}
+        ),
+    }
+}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tasks API <noreply@localhost>")
+
+# Background jobs: run at once in the request's process until a worker backend is configured.
+TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 # API documentation.
 SPECTACULAR_SETTINGS = {
@@ -219,11 +295,22 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Logging: to stdout, so the process manager or container runtime collects it.
+# JSON lines in production, readable text with DEBUG on; every line carries the request id.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_context": {"()": "common.request_context.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "common.logging.JSONFormatter"},
+        "text": {"()": "common.logging.TextFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "text" if DEBUG else "json",
+            "filters": ["request_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -57,7 +57,9 @@ def b64url(data: bytes) -> str:
 
 def claims_of(token: str) -> dict[str, Any]:
     """The claims of a token this app signed (the signature is checked)."""
-    decoded: dict[str, Any] = jwt.decode(token, settings.JWT_SECRET_KEY, algorithms=["HS256"])
+    decoded: dict[str, Any] = jwt.decode(
+        token, settings.JWT_SECRET_KEY, algorithms=["HS256"], audience=settings.SIMPLE_JWT["AUDIENCE"]
+    )
     return decoded
 
 
@@ -205,12 +207,16 @@ def test_refresh_rotates_the_refresh_token(api_client: APIClient, user: User, ur
     assert second["refresh_token"] != first["refresh_token"]
     assert me(api_client, second["access_token"]).json()["id"] == user.pk
 
-    # The presented token is spent; the new one works once.
+    # The new one rotates in turn.
+    third = assert_token_pair(refresh(api_client, second["refresh_token"]))
+    assert third["refresh_token"] not in (first["refresh_token"], second["refresh_token"])
+
+    # A spent token is refused, and presenting it is taken as theft: the session's newest
+    # refresh token is refused too.
     again = refresh(api_client, first["refresh_token"])
     assert_unauthorized(again)
     assert again["WWW-Authenticate"].startswith("Bearer")
-    third = assert_token_pair(refresh(api_client, second["refresh_token"]))
-    assert third["refresh_token"] not in (first["refresh_token"], second["refresh_token"])
+    assert_unauthorized(refresh(api_client, third["refresh_token"]))
 
 
 def test_refresh_refuses_an_access_token(api_client: APIClient, user: User) -> None:

@@ -1,114 +1,28 @@
-"""HTTP endpoints for logging in, tokens, the caller's own account, and admin user management."""
+"""HTTP endpoints for the caller's own account and for admin user management."""
 
 from typing import Any
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services, tokens
+from accounts import services
 from accounts.filters import UserFilter
 from accounts.models import User
 from accounts.permissions import IsAdminRole
 from accounts.serializers import (
-    LoginSerializer,
     PasswordChangeSerializer,
     ProfileUpdateSerializer,
-    RefreshTokenSerializer,
-    TokenPairSerializer,
     UserCreateSerializer,
     UserSerializer,
     UserUpdateSerializer,
 )
 from common.filters import StableOrderingFilter
-from common.openapi import ErrorSerializer
-
-INVALID_CREDENTIALS = "Incorrect email or password."
-INVALID_REFRESH_TOKEN = "The refresh token is invalid, expired or revoked."
-
-
-class TokenEndpoint(APIView):
-    """Base for endpoints that take credentials or a refresh token in the body, not a bearer token.
-
-    They ignore any `Authorization` header, and their 401s still carry `WWW-Authenticate`.
-    """
-
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
-
-    def get_authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="api"'
-
-    @staticmethod
-    def token_response(pair: tokens.TokenPair) -> Response:
-        return Response(TokenPairSerializer(pair).data)
-
-
-class LoginView(TokenEndpoint):
-    """Log in with the account's email (as `username`, or `email`) and password.
-
-    Accepts the earlier template's form-encoded OAuth2 password form as well as JSON. A wrong
-    password, an unknown email and an inactive account all get the same 401.
-    """
-
-    @extend_schema(
-        tags=["auth"],
-        summary="Log in with email and password",
-        request=LoginSerializer,
-        responses={200: TokenPairSerializer, 401: OpenApiResponse(ErrorSerializer, description=INVALID_CREDENTIALS)},
-    )
-    def post(self, request: Request) -> Response:
-        serializer = LoginSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            pair = services.auth_login(**serializer.validated_data)
-        except services.InvalidCredentialsError as exc:
-            raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials") from exc
-        return self.token_response(pair)
-
-
-class RefreshView(TokenEndpoint):
-    """Trade a refresh token for a new pair. The presented refresh token is refused from then on."""
-
-    @extend_schema(
-        tags=["auth"],
-        summary="Trade a refresh token for a new token pair",
-        request=RefreshTokenSerializer,
-        responses={200: TokenPairSerializer, 401: OpenApiResponse(ErrorSerializer, description=INVALID_REFRESH_TOKEN)},
-    )
-    def post(self, request: Request) -> Response:
-        serializer = RefreshTokenSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            pair = tokens.rotate_refresh_token(serializer.validated_data["refresh_token"])
-        except tokens.InvalidTokenError as exc:
-            raise AuthenticationFailed(INVALID_REFRESH_TOKEN, code="token_not_valid") from exc
-        return self.token_response(pair)
-
-
-class LogoutView(TokenEndpoint):
-    """Revoke a refresh token. No access token is needed: the refresh token proves the session."""
-
-    @extend_schema(
-        tags=["auth"],
-        summary="Revoke a refresh token",
-        request=RefreshTokenSerializer,
-        responses={204: None, 401: OpenApiResponse(ErrorSerializer, description=INVALID_REFRESH_TOKEN)},
-    )
-    def post(self, request: Request) -> Response:
-        serializer = RefreshTokenSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            tokens.revoke_refresh_token(serializer.validated_data["refresh_token"])
-        except tokens.InvalidTokenError as exc:
-            raise AuthenticationFailed(INVALID_REFRESH_TOKEN, code="token_not_valid") from exc
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
@@ -193,9 +107,9 @@ class UserViewSet(
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = UserUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        user = services.user_update(user=self.get_object(), **serializer.validated_data)
+        user = services.user_update(user=self.get_object(), by=request.user, **serializer.validated_data)  # type: ignore[arg-type]
         return Response(UserSerializer(user).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.user_deactivate(user=self.get_object())
+        services.user_deactivate(user=self.get_object(), by=request.user)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)

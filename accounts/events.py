@@ -1,0 +1,34 @@
+"""Security events: one structured log line each, on the `security` logger.
+
+Each line names the event and the user; the logging filter adds the client address and the
+request id. Never a password, a token or a hash.
+"""
+
+import logging
+from enum import StrEnum
+from typing import Any
+
+logger = logging.getLogger("security")
+
+
+class Event(StrEnum):
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_THROTTLED = "login_throttled"
+    REFRESH_REUSE_DETECTED = "refresh_reuse_detected"
+    LOGOUT = "logout"
+    LOGOUT_ALL = "logout_all"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"
+    PASSWORD_RESET = "password_reset"
+    USER_DEACTIVATED = "user_deactivated"
+    ROLE_CHANGED = "role_changed"
+
+
+_ALARMING = {Event.LOGIN_FAILED, Event.LOGIN_THROTTLED, Event.REFRESH_REUSE_DETECTED}
+
+
+def security_event(event: Event, *, user_id: int | None, **fields: Any) -> None:
+    """Log `event` for `user_id`; `fields` are further facts (an actor's id, a new role), never secrets."""
+    level = logging.WARNING if event in _ALARMING else logging.INFO
+    logger.log(level, "security event %s", event.value, extra={"event": event.value, "user_id": user_id, **fields})

@@ -1,0 +1,46 @@
+"""The accounts' own rate limits: failed logins, refreshes and password-reset requests.
+
+See `common.throttling` for how counting works across processes.
+"""
+
+import hashlib
+
+from common.throttling import Counter
+
+
+def _key(value: str) -> str:
+    """A fixed-length cache key part for a value such as an email address."""
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+class LoginFailureThrottle:
+    """Failed logins, per account and client address and per client address overall.
+
+    Only failures count: a user who logs in successfully is never slowed down by their own
+    logins, and an attacker guessing one account's password is stopped after a few tries.
+    """
+
+    def __init__(self, *, email: str, address: str) -> None:
+        self.counters = (
+            Counter("login_failures", f"{_key(email)}:{_key(address)}"),
+            Counter("login_failures_per_address", _key(address)),
+        )
+
+    def retry_after(self) -> int | None:
+        """Seconds to wait if a limit is reached, `None` if another attempt may be made."""
+        for counter in self.counters:
+            window = counter.peek()
+            if counter.rate is not None and window.hits >= counter.rate.count:
+                return window.retry_after
+        return None
+
+    def record_failure(self) -> None:
+        for counter in self.counters:
+            counter.hit()
+
+
+def refresh_retry_after(user_id: int) -> int | None:
+    """Count one refresh for the user; seconds to wait if that is over their limit."""
+    counter = Counter("refresh", str(user_id))
+    window = counter.hit()
+    return window.retry_after if counter.exceeded(window) else None
