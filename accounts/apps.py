@@ -6,5 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        # Registers the OpenAPI description of our authentication class.
-        from accounts import schema  # noqa: F401
+        from accounts import schema  # noqa: F401 (registers the OpenAPI description of our authentication)
+        from accounts.checks import verify_token_settings
+
+        verify_token_settings()

@@ -26,17 +26,19 @@ class LoginFailureThrottle:
             Counter("login_failures_per_address", _key(address)),
         )
 
-    def retry_after(self) -> int | None:
-        """Seconds to wait if a limit is reached, `None` if another attempt may be made."""
-        for counter in self.counters:
-            window = counter.peek()
-            if counter.rate is not None and window.hits >= counter.rate.count:
-                return window.retry_after
-        return None
+    def attempt(self) -> int | None:
+        """Count an attempt as a failure until it succeeds; seconds to wait if over a limit.
 
-    def record_failure(self) -> None:
+        Counting before the password is checked (an atomic increment) means parallel guesses
+        cannot all read the same count and slip past the limit together.
+        """
+        waits = [window.retry_after for counter in self.counters if counter.exceeded(window := counter.hit())]
+        return max(waits) if waits else None
+
+    def succeeded(self) -> None:
+        """Take back the attempt: a successful login never counts against the user."""
         for counter in self.counters:
-            counter.hit()
+            counter.forget_one()
 
 
 def refresh_retry_after(user_id: int) -> int | None:

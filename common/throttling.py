@@ -8,6 +8,7 @@ without a rate is not limited.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -89,12 +90,13 @@ class Counter:
             hits = 1
         return Window(hits=hits, retry_after=retry_after)
 
-    def peek(self) -> Window:
-        """The window's total so far, without counting anything."""
+    def forget_one(self) -> None:
+        """Take back one hit of the current window (if it is still the current one)."""
         if self.rate is None:
-            return Window(hits=0, retry_after=0)
-        key, retry_after = self._key(self.rate, time.time())
-        return Window(hits=int(caches["throttle"].get(key, 0)), retry_after=retry_after)
+            return
+        key, _ = self._key(self.rate, time.time())
+        with contextlib.suppress(ValueError):  # the window has ended: nothing to take back
+            caches["throttle"].decr(key)
 
     def exceeded(self, window: Window) -> bool:
         return self.rate is not None and window.hits > self.rate.count

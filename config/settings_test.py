@@ -11,5 +11,17 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
 
 from config.settings import *  # noqa: F403
 
+# SQLite tests use a file, not memory, so that concurrency tests get one connection per thread,
+# as a real server would.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}  # noqa: F405
+
 # Argon2 is tested on its own; everywhere else a fast hasher keeps the suite quick.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Process-local caches, whatever REDIS_URL says: tests clear caches between them, and must never
+# flush a real Redis. Tests of the Redis-backed behaviour point at Redis themselves.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test-cache"},
+    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test-throttle"},
+}

@@ -1,11 +1,19 @@
 from collections.abc import Callable
 
 import pytest
+from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tokens import issue_token_pair
 from tests.factories import AdminFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    """Each test starts with no cached values and no rate-limit counts left by another."""
+    for cache in caches.all(initialized_only=True):
+        cache.clear()
 
 
 @pytest.fixture

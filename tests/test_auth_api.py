@@ -1,91 +1,34 @@
-"""Logging in, refreshing and revoking tokens, and the ways a forged or stale token is refused."""
+"""Logging in, refreshing and logging out, as a client of the API meets them."""
 
-import base64
-import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
 import pytest
-from django.conf import settings
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 import config.settings
 from accounts.models import User
 from accounts.tokens import issue_token_pair
-from tests.factories import DEFAULT_PASSWORD, AdminFactory, UserFactory
+from tests.auth_helpers import (
+    LOGIN_URL,
+    LOGOUT_URL,
+    OTHER_KEY,
+    REFRESH_URL,
+    assert_token_pair,
+    assert_unauthorized,
+    claims_of,
+    form_login,
+    json_login,
+    me,
+    refresh,
+    sign,
+)
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-LOGIN_URL = "/api/v1/auth/login"
-REFRESH_URL = "/api/v1/auth/refresh"
-LOGOUT_URL = "/api/v1/auth/logout"
-ME_URL = "/api/v1/users/me"
-OTHER_KEY = "a-completely-different-signing-key-0123456789-abcdefghijklmnop"
 ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
-
-
-# Helpers ---------------------------------------------------------------------------------------
-
-
-def form_login(client: APIClient, username: str, password: str) -> Any:
-    """The earlier FastAPI template's OAuth2 password form, byte for byte."""
-    return client.post(
-        LOGIN_URL,
-        f"username={username}&password={password}",
-        content_type="application/x-www-form-urlencoded",
-    )
-
-
-def json_login(client: APIClient, email: str, password: str = DEFAULT_PASSWORD) -> Any:
-    return client.post(LOGIN_URL, {"username": email, "password": password}, format="json")
-
-
-def refresh(client: APIClient, token: str) -> Any:
-    return client.post(REFRESH_URL, {"refresh_token": token}, format="json")
-
-
-def me(client: APIClient, access_token: str) -> Any:
-    return client.get(ME_URL, HTTP_AUTHORIZATION=f"Bearer {access_token}")
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    """The claims of a token this app signed (the signature is checked)."""
-    decoded: dict[str, Any] = jwt.decode(
-        token, settings.JWT_SECRET_KEY, algorithms=["HS256"], audience=settings.SIMPLE_JWT["AUDIENCE"]
-    )
-    return decoded
-
-
-def sign(claims: dict[str, Any], key: str | None = None) -> str:
-    return jwt.encode(claims, key or settings.JWT_SECRET_KEY, algorithm="HS256")
-
-
-def assert_token_pair(response: Any) -> dict[str, Any]:
-    assert response.status_code == 200, response.content
-    body: dict[str, Any] = response.json()
-    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
-    assert body["token_type"] == "bearer"
-    assert body["expires_in"] == 900
-    assert body["access_token"]
-    assert body["refresh_token"]
-    assert body["access_token"] != body["refresh_token"]
-    return body
-
-
-def assert_unauthorized(response: Any) -> None:
-    assert response.status_code == 401, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    assert body["code"]
 
 
 # Login -----------------------------------------------------------------------------------------
@@ -296,129 +239,6 @@ def test_logout_leaves_other_sessions_alone(api_client: APIClient, user: User) -
     response = api_client.post(LOGOUT_URL, {"refresh_token": phone.refresh_token}, format="json")
     assert response.status_code == 204
     assert_token_pair(refresh(api_client, laptop.refresh_token))
-
-
-# Access tokens ---------------------------------------------------------------------------------
-
-
-def test_valid_access_token_opens_me(api_client: APIClient, user: User) -> None:
-    response = me(api_client, issue_token_pair(user).access_token)
-    assert response.status_code == 200
-    assert response.json()["id"] == user.pk
-
-
-def test_me_without_a_token_is_refused(api_client: APIClient, db: None) -> None:
-    response = api_client.get(ME_URL)
-    assert_unauthorized(response)
-    assert response["WWW-Authenticate"].startswith("Bearer")
-
-
-def _alg_none(user: User) -> str:
-    claims = claims_of(issue_token_pair(user).access_token)
-    header = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
-    payload = b64url(json.dumps(claims).encode())
-    return f"{header}.{payload}."
-
-
-def _other_key(user: User) -> str:
-    return sign(claims_of(issue_token_pair(user).access_token), OTHER_KEY)
-
-
-def _expired(user: User) -> str:
-    claims = claims_of(issue_token_pair(user).access_token)
-    claims["iat"] = int((datetime.now(UTC) - timedelta(hours=1)).timestamp())
-    claims["exp"] = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp())
-    return sign(claims)
-
-
-def _refresh_as_access(user: User) -> str:
-    return issue_token_pair(user).refresh_token
-
-
-def _tampered(user: User) -> str:
-    victim = AdminFactory.create()
-    header, payload, signature = issue_token_pair(user).access_token.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["user_id"] = str(victim.pk)
-    return f"{header}.{b64url(json.dumps(claims).encode())}.{signature}"
-
-
-def _without_version(user: User) -> str:
-    """Correctly signed, but missing the claim that ties it to the user's current password."""
-    claims = claims_of(issue_token_pair(user).access_token)
-    del claims["ver"]
-    return sign(claims)
-
-
-@pytest.mark.parametrize(
-    "forge",
-    [_alg_none, _other_key, _expired, _refresh_as_access, _tampered, _without_version],
-    ids=["alg-none", "other-key", "expired", "refresh-as-access", "tampered-payload", "no-version"],
-)
-def test_forged_or_stale_access_tokens_are_refused(
-    api_client: APIClient, user: User, forge: Callable[[User], str]
-) -> None:
-    response = me(api_client, forge(user))
-    assert_unauthorized(response)
-    assert response["WWW-Authenticate"].startswith("Bearer")
-    assert "email" not in response.json()
-
-
-@pytest.mark.parametrize("header", ["Bearer", "Bearer a b", "Bearer garbage", "Token abc"])
-def test_malformed_authorization_headers_are_refused(api_client: APIClient, db: None, header: str) -> None:
-    assert_unauthorized(api_client.get(ME_URL, HTTP_AUTHORIZATION=header))
-
-
-# Revocation ------------------------------------------------------------------------------------
-
-
-def test_password_change_refuses_earlier_tokens(api_client: APIClient, user: User) -> None:
-    old = issue_token_pair(user)
-    new_password = "a-brand-new-passphrase-42"
-    response = api_client.post(
-        "/api/v1/users/me/password",
-        {"current_password": DEFAULT_PASSWORD, "new_password": new_password},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {old.access_token}",
-    )
-    assert response.status_code == 204, response.content
-
-    assert_unauthorized(me(api_client, old.access_token))
-    assert_unauthorized(refresh(api_client, old.refresh_token))
-    assert_unauthorized(json_login(api_client, user.email, DEFAULT_PASSWORD))
-    fresh = assert_token_pair(json_login(api_client, user.email, new_password))
-    assert me(api_client, fresh["access_token"]).status_code == 200
-    assert_token_pair(refresh(api_client, fresh["refresh_token"]))
-
-
-def test_deactivation_refuses_tokens_and_logins(api_client: APIClient, admin_client: APIClient, user: User) -> None:
-    old = assert_token_pair(json_login(api_client, user.email))
-
-    response = admin_client.patch(f"/api/v1/users/{user.pk}", {"is_active": False}, format="json")
-    assert response.status_code == 200, response.content
-
-    assert_unauthorized(me(api_client, old["access_token"]))
-    assert_unauthorized(refresh(api_client, old["refresh_token"]))
-    assert_unauthorized(json_login(api_client, user.email))
-
-
-def test_reactivation_does_not_revive_earlier_tokens(
-    api_client: APIClient, admin_client: APIClient, user: User
-) -> None:
-    old = issue_token_pair(user)
-    assert admin_client.patch(f"/api/v1/users/{user.pk}", {"is_active": False}, format="json").status_code == 200
-    assert admin_client.patch(f"/api/v1/users/{user.pk}", {"is_active": True}, format="json").status_code == 200
-
-    assert_unauthorized(me(api_client, old.access_token))
-    assert_unauthorized(refresh(api_client, old.refresh_token))
-    fresh = assert_token_pair(json_login(api_client, user.email))
-    assert me(api_client, fresh["access_token"]).status_code == 200
-
-
-def test_deactivated_directly_in_the_database_is_refused_at_once(api_client: APIClient, user: User) -> None:
-    pair = issue_token_pair(user)
-    User.objects.filter(pk=user.pk).update(is_active=False)
-    assert_unauthorized(me(api_client, pair.access_token))
 
 
 # Password hashing ------------------------------------------------------------------------------

@@ -82,15 +82,15 @@ class LoginView(TokenEndpoint):
         serializer.is_valid(raise_exception=True)
         email = User.objects.normalize_email(serializer.validated_data["email"])
         failures = LoginFailureThrottle(email=email, address=client_address(request))
-        wait = failures.retry_after()
+        wait = failures.attempt()
         if wait is not None:
             security_event(Event.LOGIN_THROTTLED, user_id=None)
             raise Throttled(wait=wait)
         try:
             pair = services.auth_login(email=email, password=serializer.validated_data["password"])
         except services.InvalidCredentialsError as exc:
-            failures.record_failure()
             raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials") from exc
+        failures.succeeded()
         return self.token_response(pair)
 
 

@@ -1,0 +1,82 @@
+"""Rate limits hold when several processes share Redis, as gunicorn workers and machines do."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+
+# One process making failed-login attempts against one account, through the app's own throttle.
+ATTEMPTS = textwrap.dedent(
+    """
+    import os, sys
+    import django
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
+    django.setup()
+    from django.conf import settings
+
+    settings.CACHES["throttle"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": sys.argv[1],
+        "KEY_PREFIX": sys.argv[2],
+    }
+    from accounts.throttling import LoginFailureThrottle
+
+    allowed = 0
+    for _ in range(int(sys.argv[3])):
+        if LoginFailureThrottle(email="victim@example.com", address="203.0.113.9").attempt() is None:
+            allowed += 1
+    print(allowed)
+    """
+)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis, which CI always has; elsewhere the test is skipped when none is running."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required in CI and does not answer at {REDIS_URL}: {error}")
+        pytest.skip(f"no Redis at {REDIS_URL} (set REDIS_TEST_URL); CI runs this test")
+    return REDIS_URL
+
+
+def run_in_parallel(url: str, prefix: str, processes: int, attempts: int) -> list[int]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    running = [
+        subprocess.Popen(  # noqa: S603 (our own interpreter and script)
+            [sys.executable, "-c", ATTEMPTS, url, prefix, str(attempts)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    results = []
+    for process in running:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        results.append(int(out.strip()))
+    return results
+
+
+def test_failed_login_limit_holds_across_two_processes_sharing_redis(redis_url: str) -> None:
+    prefix = f"test-{uuid.uuid4().hex}"
+    allowed = run_in_parallel(redis_url, prefix, processes=2, attempts=8)
+    # 16 attempts in all, 10 allowed by THROTTLE_LOGIN_FAILURES: each process alone would allow 8.
+    assert sum(allowed) == 10
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
