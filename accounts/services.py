@@ -1,10 +1,13 @@
 """Business rules that change accounts. Each function owns its transaction."""
 
+import logging
+
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.tasks import Task
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
@@ -14,6 +17,8 @@ from accounts import jobs, tokens
 from accounts.events import Event, security_event
 from accounts.models import RevocationReason, Role, User
 from accounts.tokens import TokenPair
+
+logger = logging.getLogger(__name__)
 
 DUPLICATE_EMAIL = "A user with this email already exists."
 LAST_ADMIN_DEMOTE = "The last active admin cannot be demoted: promote another admin first."
@@ -69,7 +74,10 @@ def auth_logout_all(*, user: User) -> int:
     return ended
 
 
-def user_create(*, email: str, password: str, role: Role = Role.USER, full_name: str = "") -> User:
+def user_create(
+    *, email: str, password: str, role: Role = Role.USER, full_name: str = "", welcome: bool = False
+) -> User:
+    """Create an account; `welcome` mails the new user (in the background, once committed)."""
     user = User(email=User.objects.normalize_email(email), full_name=full_name, role=role)
     if User.objects.with_email(user.email).exists():
         raise ValidationError({"email": DUPLICATE_EMAIL})
@@ -79,7 +87,14 @@ def user_create(*, email: str, password: str, role: Role = Role.USER, full_name:
             user.save()
     except IntegrityError as exc:  # the same email registered concurrently
         raise ValidationError({"email": DUPLICATE_EMAIL}) from exc
+    if welcome:
+        user_welcome(user=user)
     return user
+
+
+def user_welcome(*, user: User) -> None:
+    """Mail a new user their welcome message, in the background once the transaction commits."""
+    _enqueue_on_commit(jobs.send_welcome_email, user.pk)
 
 
 def user_update(
@@ -160,7 +175,7 @@ def password_reset_request(*, email: str) -> None:
         security_event(Event.PASSWORD_RESET_REQUESTED, user_id=None)
         return
     security_event(Event.PASSWORD_RESET_REQUESTED, user_id=user.pk)
-    transaction.on_commit(lambda: jobs.send_password_reset_email.enqueue(user_id=user.pk))
+    _enqueue_on_commit(jobs.send_password_reset_email, user.pk)
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
@@ -181,6 +196,18 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
         user.save(update_fields=["password", "token_version"])
     security_event(Event.PASSWORD_RESET, user_id=user.pk)
     return user
+
+
+def _enqueue_on_commit(job: Task[..., None], user_id: int) -> None:
+    """Queue a mail job once the transaction commits; queueing must never fail the request."""
+
+    def enqueue() -> None:
+        try:
+            job.enqueue(user_id=user_id)
+        except Exception:
+            logger.exception("could not queue %s for user %s", job.name, user_id)
+
+    transaction.on_commit(enqueue)
 
 
 def _user_from_uid(uid: str, *, lock: bool = False) -> User | None:

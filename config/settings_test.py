@@ -16,6 +16,12 @@ from config.settings import *  # noqa: F403
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}  # noqa: F405
 
+# Jobs run at once, inside the test.
+TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+# The test client speaks plain HTTP; the HTTPS redirect has its own tests.
+SECURE_SSL_REDIRECT = False
+
 # Argon2 is tested on its own; everywhere else a fast hasher keeps the suite quick.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

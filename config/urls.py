@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from common import health
+from common.metrics import metrics_view
 from common.routers import slash_optional
 from common.views import api_not_found
 
@@ -16,7 +17,11 @@ api_v1 = [
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     slash_optional("api/schema", SpectacularAPIView.as_view(), name="schema"),
-    slash_optional("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    slash_optional(
+        "api/docs",
+        SpectacularSwaggerView.as_view(url_name="schema", template_name="docs/swagger_ui.html"),
+        name="swagger-ui",
+    ),
     slash_optional(
         "api/redoc", SpectacularRedocView.as_view(url_name="schema", template_name="docs/redoc.html"), name="redoc"
     ),
@@ -24,6 +29,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     slash_optional("health/live", health.LiveView.as_view(), name="health-live"),
     slash_optional("health/ready", health.ReadyView.as_view(), name="health-ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
 ]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-STRONG_SECRET = "s" * 40
-STRONG_JWT_SECRET = "j" * 40
+STRONG_SECRET = "s3cr3t-" * 8
+STRONG_JWT_SECRET = "jwt-k3y-" * 8
 
 
 def load_settings(env: dict[str, str], expression: str = "'loaded'") -> subprocess.CompletedProcess[str]:

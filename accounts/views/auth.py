@@ -5,6 +5,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,6 +24,7 @@ from accounts.serializers import (
 from accounts.throttling import LoginFailureThrottle, refresh_retry_after
 from common.client import client_address
 from common.openapi import ErrorSerializer
+from common.parsers import StrictJSONParser
 from common.throttling import AddressRateThrottle
 
 INVALID_CREDENTIALS = "Incorrect email or password."
@@ -66,6 +68,8 @@ class LoginView(TokenEndpoint):
     password, an unknown email and an inactive account all get the same 401. Failed attempts are
     limited per account and client address, and per client address.
     """
+
+    parser_classes = (StrictJSONParser, FormParser, MultiPartParser)
 
     @extend_schema(
         tags=["auth"],

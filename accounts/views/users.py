@@ -101,7 +101,7 @@ class UserViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = UserCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.user_create(**serializer.validated_data)
+        user = services.user_create(**serializer.validated_data, welcome=True)
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -1,0 +1,27 @@
+"""Periodic housekeeping, run as a background job (see `manage.py schedule_maintenance`)."""
+
+import logging
+from io import StringIO
+
+from django.conf import settings
+from django.core.management import call_command
+from django.tasks import task, task_backends
+from django_tasks_db import DatabaseBackend
+
+logger = logging.getLogger(__name__)
+
+
+@task()
+def maintenance() -> dict[str, str]:
+    """Prune expired refresh-token records and sessions, and old finished job results."""
+    report = {"tokens": _run("prune_tokens")}
+    if isinstance(task_backends["default"], DatabaseBackend):
+        report["job_results"] = _run("prune_db_task_results", min_age_days=settings.TASK_RESULT_RETENTION_DAYS)
+    logger.info("maintenance done", extra={"report": report})
+    return report
+
+
+def _run(command: str, **options: object) -> str:
+    out = StringIO()
+    call_command(command, stdout=out, stderr=out, **options)
+    return out.getvalue().strip()
