@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8001
 
-.PHONY: run test lint format typecheck pytest migrate seed install install-dev clean
+.PHONY: run test lint format typecheck pytest schema schema-check client install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,21 @@ typecheck: install-dev
 
 pytest: install-dev
 	$(BIN)/pytest -n auto --cov --cov-report=term $(PYTEST_ARGS)
+
+## schema: regenerate the committed OpenAPI schema (openapi.yaml) from the code
+schema: install-dev
+	DEBUG=true $(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi.yaml
+
+## schema-check: fail when openapi.yaml differs from what the code generates
+schema-check: install-dev
+	DEBUG=true $(BIN)/python manage.py spectacular --validate --fail-on-warn --file .openapi-generated.yaml
+	diff -u openapi.yaml .openapi-generated.yaml && rm -f .openapi-generated.yaml || \
+		(rm -f .openapi-generated.yaml; echo "openapi.yaml is out of date: run make schema and commit it"; exit 1)
+
+## client: generate a typed Python client from openapi.yaml into ./tasks_api_client
+client: install-dev
+	$(BIN)/openapi-python-client generate --path openapi.yaml --config openapi-client.yaml \
+		--output-path tasks_api_client --meta none --overwrite
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov staticfiles

@@ -73,6 +73,10 @@ class LoginSerializer(serializers.Serializer):
         return {"email": email, "password": attrs["password"]}
 
 
+class LoginFormSerializer(LoginSerializer):
+    """The login body, form-encoded (`username=...&password=...`), as the earlier template's clients send it."""
+
+
 class RefreshTokenSerializer(serializers.Serializer):
     refresh_token = StrictCharField(max_length=4096)
 

@@ -57,3 +57,16 @@ class AutoSchema(openapi.AutoSchema):
         if view.get_throttles():
             errors.append(("429", ErrorSerializer, "Too many requests; retry after `Retry-After` seconds."))
         return errors
+
+
+def drop_empty_security(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Public operations get no `security` at all rather than `[{}]`.
+
+    The two mean the same here (the schema declares no global requirement), but client generators
+    read `[{}]` as "needs credentials" and would demand an authenticated client to log in.
+    """
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and operation.get("security") == [{}]:
+                del operation["security"]
+    return result

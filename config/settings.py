@@ -407,6 +407,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # No validator badge: Swagger UI would fetch it from a third-party host.
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "validatorUrl": None},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "common.openapi.drop_empty_security",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "accounts.models.Role",
         "TaskStatusEnum": "tasks.models.TaskStatus",

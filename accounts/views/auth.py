@@ -5,7 +5,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, Throttled
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from accounts import services, tokens
 from accounts.events import Event, security_event
 from accounts.models import User
 from accounts.serializers import (
+    LoginFormSerializer,
     LoginSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetRequestSerializer,
@@ -69,12 +70,13 @@ class LoginView(TokenEndpoint):
     limited per account and client address, and per client address.
     """
 
-    parser_classes = (StrictJSONParser, FormParser, MultiPartParser)
+    parser_classes = (StrictJSONParser, FormParser)
 
     @extend_schema(
         tags=["auth"],
         summary="Log in with email and password",
-        request=LoginSerializer,
+        # Two names for one body, so that generated clients can tell which encoding to send.
+        request={"application/json": LoginSerializer, "application/x-www-form-urlencoded": LoginFormSerializer},
         responses={
             200: TokenPairSerializer,
             401: OpenApiResponse(ErrorSerializer, description=INVALID_CREDENTIALS),
