@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8001
 
-.PHONY: run test lint format typecheck pytest schema schema-check client install install-dev clean
+.PHONY: run test lint format typecheck check-containers pytest schema schema-check client install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,8 @@ run: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
 
-## test: lint, format check, type check, then the test suite with coverage (at least 90%)
-test: lint typecheck pytest
+## test: lint, format check, type check, the schema and container checks, then the tests with coverage (at least 90%)
+test: lint typecheck schema-check check-containers pytest
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -45,6 +45,10 @@ format: install-dev
 
 typecheck: install-dev
 	$(BIN)/mypy .
+
+## check-containers: docker compose config (alone and with compose.dev.yml) and hadolint; no Docker engine needed
+check-containers: install-dev
+	bash scripts/check-containers.sh
 
 pytest: install-dev
 	$(BIN)/pytest -n auto --cov --cov-report=term $(PYTEST_ARGS)
