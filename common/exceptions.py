@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -17,6 +18,15 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
 logger = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database cannot be reached (or is refusing work) right now: worth retrying shortly."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable; retry shortly."
+    default_code = "service_unavailable"
+    retry_after_seconds = 5
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -39,6 +49,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("Database unavailable: %s", exc)
+        exc = DatabaseUnavailable()
 
     response = exception_handler(exc, context)
     if response is None:
@@ -47,6 +60,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         response.data = validation_error_body(exc.detail)
     elif isinstance(exc, exceptions.APIException):
         response.data = error_body(exc.detail, exc.get_codes())
+    if isinstance(exc, DatabaseUnavailable):
+        response["Retry-After"] = str(exc.retry_after_seconds)
     return response
 
 

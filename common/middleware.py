@@ -2,6 +2,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 logger = logging.getLogger("common.errors")
@@ -29,6 +30,9 @@ class JSONErrorsForAPIMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_request(request):
             return None
+        if isinstance(exception, OperationalError | InterfaceError):
+            logger.warning("Database unavailable on %s %s: %s", request.method, request.path, exception)
+            return service_unavailable_response()
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return server_error_response()
 
@@ -53,6 +57,15 @@ class BodySizeLimitMiddleware:
             if length > limit:
                 return JsonResponse({"detail": "Request body is too large.", "code": "payload_too_large"}, status=413)
         return self.get_response(request)
+
+
+def service_unavailable_response() -> JsonResponse:
+    response = JsonResponse(
+        {"detail": "The service is temporarily unavailable; retry shortly.", "code": "service_unavailable"},
+        status=503,
+    )
+    response["Retry-After"] = "5"
+    return response
 
 
 def server_error_response() -> JsonResponse:

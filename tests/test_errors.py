@@ -1,13 +1,17 @@
 """Every answer under /api/ is JSON, bad input is a 4xx, and a refused request writes nothing."""
 
+import json
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from common.middleware import JSONErrorsForAPIMiddleware
 from tasks.models import Task
 from tests.factories import TaskFactory
 
@@ -169,3 +173,27 @@ def test_declared_body_over_the_limit_is_refused_before_reading(api_client: APIC
     )
     body = assert_json_error(response, 413)
     assert body["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("error", [OperationalError("connection refused"), InterfaceError("connection already closed")])
+def test_an_unreachable_database_is_a_json_503_to_retry(
+    user_client: APIClient, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr("tasks.views.TaskViewSet.list", unreachable)
+    response = user_client.get("/api/v1/tasks/")
+    body = assert_json_error(response, 503)
+    assert body["code"] == "service_unavailable"
+    assert response["Retry-After"] == "5"
+
+
+def test_an_unreachable_database_outside_a_drf_view_is_a_json_503() -> None:
+    """Errors raised outside DRF's own handling (in Django views, say) reach the middleware."""
+    request = RequestFactory().get("/api/v1/anything")
+    middleware = JSONErrorsForAPIMiddleware(lambda request: HttpResponse())
+    response = middleware.process_exception(request, OperationalError("connection refused"))
+    assert response is not None
+    assert response.status_code == 503
+    assert json.loads(response.content)["code"] == "service_unavailable"
