@@ -1,0 +1,122 @@
+"""Does a user's task list stay fast as the table grows?
+
+Builds two PostgreSQL databases with `manage.py seed_tasks`: one with 1,000 tasks (one user), one
+with 1,000,000 (100 users with 10,000 each), and times the first page of a user's list and a
+filtered list (`status=done`) in each, in-process through the whole Django stack (middleware,
+authentication, queries, rendering). Prints medians, p99s and the large/small ratio.
+
+    .venv/bin/python bench/scale.py [--requests 300] [--keep]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = "postgres://postgres@127.0.0.1:5432"
+CASES = {"list, first page": "/api/v1/tasks/", "list, status=done": "/api/v1/tasks/?status=done"}
+SETTINGS = {
+    "DEBUG": "false",
+    "SECRET_KEY": "scale-bench-secret-key-" * 3,
+    "JWT_SECRET_KEY": "scale-bench-jwt-signing-key-" * 3,
+    "ALLOWED_HOSTS": "testserver",
+    "SECURE_SSL_REDIRECT": "false",
+    "TASK_BACKEND": "immediate",
+    "THROTTLE_ANON": "",
+    "THROTTLE_USER": "",
+}
+
+
+def run(*args: str, env: dict[str, str]) -> str:
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def build(name: str, users: int, per_user: int) -> tuple[dict[str, str], float]:
+    """A fresh database seeded with `users` x `per_user` tasks; its environment and seeding time."""
+    run("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name, env=dict(os.environ))
+    run("createdb", "-h", "127.0.0.1", "-U", "postgres", name, env=dict(os.environ))
+    env = {**os.environ, **SETTINGS, "DATABASE_URL": f"{PG}/{name}"}
+    run(sys.executable, "manage.py", "migrate", "--noinput", "-v0", env=env)
+    started = time.monotonic()
+    run(sys.executable, "manage.py", "seed_tasks", "--users", str(users), "--tasks-per-user", str(per_user), env=env)
+    return env, time.monotonic() - started
+
+
+def measure(requests: int) -> dict[str, dict[str, float]]:
+    """Run inside a configured process: time each case `requests` times as user seed-0."""
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from django.test import Client
+
+    from accounts.models import User
+    from accounts.tokens import issue_token_pair
+
+    user = User.objects.get(email="seed-0@example.com")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_token_pair(user).access_token}")
+    results = {}
+    for label, path in CASES.items():
+        for _ in range(20):  # warm up connections, caches and the plan cache
+            client.get(path)
+        timings = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get(path)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.content
+        timings.sort()
+        results[label] = {
+            "median_ms": statistics.median(timings),
+            "p99_ms": timings[int(len(timings) * 0.99) - 1],
+            "count": response.json()["count"],
+        }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--keep", action="store_true", help="Keep the two databases afterwards.")
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.requests)))  # noqa: T201
+        return
+
+    sizes = {"1,000 tasks": ("scale_bench_small", 1, 1_000), "1,000,000 tasks": ("scale_bench_large", 100, 10_000)}
+    figures = {}
+    try:
+        for label, (name, users, per_user) in sizes.items():
+            env, seconds = build(name, users, per_user)
+            print(f"Seeded {label} in {seconds:.1f} s.", flush=True)  # noqa: T201
+            out = run(sys.executable, __file__, "--measure", "--requests", str(args.requests), env=env)
+            figures[label] = json.loads(out.strip().splitlines()[-1])
+    finally:
+        if not args.keep:
+            for name, _, _ in sizes.values():
+                run("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name, env=dict(os.environ))
+
+    small, large = figures["1,000 tasks"], figures["1,000,000 tasks"]
+    print(f"\n{'request':<20} {'tasks in table':>16} {'user owns':>10} {'median ms':>10} {'p99 ms':>8}")  # noqa: T201
+    for case in CASES:
+        for label, result in figures.items():
+            owns = 1_000 if label == "1,000 tasks" else 10_000
+            row = result[case]
+            print(f"{case:<20} {label:>16} {owns:>10,} {row['median_ms']:>10.2f} {row['p99_ms']:>8.2f}")  # noqa: T201
+        ratio = large[case]["median_ms"] / small[case]["median_ms"]
+        verdict = "within" if ratio <= 2 else "OVER"
+        print(f"{'':<20} median at 1M / at 1k = {ratio:.2f} ({verdict} the 2x goal)")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
