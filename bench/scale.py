@@ -33,7 +33,7 @@ SETTINGS = {
 
 
 def run(*args: str, env: dict[str, str]) -> str:
-    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{result.stderr}")
     return result.stdout
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.requests)))  # noqa: T201
+        print(json.dumps(measure(args.requests)))
         return
 
     sizes = {"1,000 tasks": ("scale_bench_small", 1, 1_000), "1,000,000 tasks": ("scale_bench_large", 100, 10_000)}
@@ -98,7 +98,7 @@ def main() -> None:
     try:
         for label, (name, users, per_user) in sizes.items():
             env, seconds = build(name, users, per_user)
-            print(f"Seeded {label} in {seconds:.1f} s.", flush=True)  # noqa: T201
+            print(f"Seeded {label} in {seconds:.1f} s.", flush=True)
             out = run(sys.executable, __file__, "--measure", "--requests", str(args.requests), env=env)
             figures[label] = json.loads(out.strip().splitlines()[-1])
     finally:
@@ -107,15 +107,15 @@ def main() -> None:
                 run("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name, env=dict(os.environ))
 
     small, large = figures["1,000 tasks"], figures["1,000,000 tasks"]
-    print(f"\n{'request':<20} {'tasks in table':>16} {'user owns':>10} {'median ms':>10} {'p99 ms':>8}")  # noqa: T201
+    print(f"\n{'request':<20} {'tasks in table':>16} {'user owns':>10} {'median ms':>10} {'p99 ms':>8}")
     for case in CASES:
         for label, result in figures.items():
             owns = 1_000 if label == "1,000 tasks" else 10_000
             row = result[case]
-            print(f"{case:<20} {label:>16} {owns:>10,} {row['median_ms']:>10.2f} {row['p99_ms']:>8.2f}")  # noqa: T201
+            print(f"{case:<20} {label:>16} {owns:>10,} {row['median_ms']:>10.2f} {row['p99_ms']:>8.2f}")
         ratio = large[case]["median_ms"] / small[case]["median_ms"]
         verdict = "within" if ratio <= 2 else "OVER"
-        print(f"{'':<20} median at 1M / at 1k = {ratio:.2f} ({verdict} the 2x goal)")  # noqa: T201
+        print(f"{'':<20} median at 1M / at 1k = {ratio:.2f} ({verdict} the 2x goal)")
 
 
 if __name__ == "__main__":
