@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8001
 
-.PHONY: run test lint format typecheck check-containers pytest schema schema-check client install install-dev clean
+.PHONY: run test lint format typecheck check-containers pytest fuzz scale schema schema-check client install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,14 @@ check-containers: install-dev
 
 pytest: install-dev
 	$(BIN)/pytest -n auto --cov --cov-report=term $(PYTEST_ARGS)
+
+## fuzz: schemathesis on every operation, as a user and an admin, with many more examples than make test
+fuzz: install-dev
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-200} FUZZ_DERANDOMIZE=0 $(BIN)/pytest -n auto -p no:cacheprovider tests/test_fuzz.py
+
+## scale: list latency with 1,000 and with 1,000,000 tasks in the table (PostgreSQL on 127.0.0.1)
+scale: install-dev
+	$(BIN)/python bench/scale.py
 
 ## schema: regenerate the committed OpenAPI schema (openapi.yaml) from the code
 schema: install-dev

@@ -15,8 +15,11 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class ValidationErrorSerializer(ErrorSerializer):
+    """A 400: `errors` names each failing field; a body that is not valid JSON has no `errors`."""
+
     # Named like `Serializer.errors`; harmless, as this serializer only describes the schema.
     errors = serializers.DictField(  # type: ignore[assignment]
+        required=False,
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Messages for each field that failed (`non_field_errors` for the body as a whole).",
     )
@@ -56,6 +59,8 @@ class AutoSchema(openapi.AutoSchema):
             errors.append(("415", ErrorSerializer, "The request body's content type is not accepted."))
         if view.get_throttles():
             errors.append(("429", ErrorSerializer, "Too many requests; retry after `Retry-After` seconds."))
+        if not self.path.startswith("/health"):
+            errors.append(("503", ErrorSerializer, "The database is unreachable; retry after `Retry-After` seconds."))
         return errors
 
 

@@ -4,10 +4,12 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 
 from common.middleware import is_api_request, server_error_response
 
 
+@csrf_exempt  # an unknown path is a 404 whatever the method; the CSRF check would answer 403 first
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
 

@@ -197,3 +197,10 @@ def test_an_unreachable_database_outside_a_drf_view_is_a_json_503() -> None:
     assert response is not None
     assert response.status_code == 503
     assert json.loads(response.content)["code"] == "service_unavailable"
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_unknown_paths_are_json_404_for_every_method_even_with_csrf_checks(method: str) -> None:
+    client = Client(enforce_csrf_checks=True)
+    response = getattr(client, method)("/api/v1/tasks/abc/")
+    assert_json_error(response, 404)

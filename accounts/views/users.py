@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -23,6 +23,9 @@ from accounts.serializers import (
     UserUpdateSerializer,
 )
 from common.filters import StableOrderingFilter
+from common.openapi import ValidationErrorSerializer
+
+LAST_ADMIN = "The last active admin cannot be deactivated."
 
 
 class MeView(APIView):
@@ -72,7 +75,10 @@ class MePasswordView(APIView):
     partial_update=extend_schema(
         summary="Change a user", request=UserUpdateSerializer, responses={200: UserSerializer}
     ),
-    destroy=extend_schema(summary="Deactivate a user (nothing is deleted)", responses={204: None}),
+    destroy=extend_schema(
+        summary="Deactivate a user (nothing is deleted)",
+        responses={204: None, 400: OpenApiResponse(ValidationErrorSerializer, description=LAST_ADMIN)},
+    ),
 )
 @extend_schema(tags=["users"])
 class UserViewSet(
