@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8001
 
-.PHONY: run test lint format typecheck check-containers pytest fuzz scale schema schema-check client install install-dev clean
+.PHONY: run test lint format typecheck check-containers pytest fuzz scale load fault schema schema-check client install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,14 @@ fuzz: install-dev
 ## scale: list latency with 1,000 and with 1,000,000 tasks in the table (PostgreSQL on 127.0.0.1)
 scale: install-dev
 	$(BIN)/python bench/scale.py
+
+## load: 64 clients for 60 s on a mixed workload against gunicorn (fresh database on 127.0.0.1:5432, rate limits off)
+load: install-dev
+	$(BIN)/python bench/load.py $(LOAD_ARGS)
+
+## fault: restart a throwaway PostgreSQL (port 5544) under write load: fast JSON 503s, readiness, recovery, no lost writes
+fault: install-dev
+	$(BIN)/python bench/fault.py $(FAULT_ARGS)
 
 ## schema: regenerate the committed OpenAPI schema (openapi.yaml) from the code
 schema: install-dev

@@ -54,8 +54,8 @@ class ReadyView(HealthView):
 def _check(probe: Callable[[], None]) -> str:
     try:
         probe()
-    except Exception:
-        logger.exception("Readiness check %s failed", getattr(probe, "__name__", probe))
+    except Exception as error:
+        logger.warning("Readiness check %s failed: %s", probe.__name__.lstrip("_"), error)
         return "unavailable"
     return "ok"
 

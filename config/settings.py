@@ -42,6 +42,7 @@ VARIABLES = (
     "DEFAULT_FROM_EMAIL",
     "DATABASE_POOL",
     "DATABASE_POOL_MAX_SIZE",
+    "DATABASE_POOL_TIMEOUT",
     "DATABASE_CONNECT_TIMEOUT",
     "SECURE_SSL_REDIRECT",
     "SECURE_PROXY_SSL_HEADER",
@@ -181,7 +182,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),
-        "timeout": 10,
+        # How long a request waits for a pooled connection: short, so that an outage answers 503
+        # at once instead of holding every worker.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.0),
         "check": ConnectionPool.check_connection,
     }
 else:
@@ -426,7 +429,14 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "common.request_context.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "common.request_context.RequestContextFilter"},
+        # A 503 (the database is unreachable) is logged once, as a warning, by the app itself.
+        "not_503": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": lambda record: getattr(record, "status_code", None) != 503,
+        },
+    },
     "formatters": {
         "json": {"()": "common.logging.JSONFormatter"},
         "text": {"()": "common.logging.TextFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
@@ -439,5 +449,5 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {"django.request": {"level": "ERROR", "filters": ["not_503"]}},
 }
