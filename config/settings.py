@@ -44,6 +44,9 @@ VARIABLES = (
     "DATABASE_POOL_MAX_SIZE",
     "DATABASE_POOL_TIMEOUT",
     "DATABASE_CONNECT_TIMEOUT",
+    "ARGON2_TIME_COST",
+    "ARGON2_MEMORY_COST_KIB",
+    "ARGON2_PARALLELISM",
     "SECURE_SSL_REDIRECT",
     "SECURE_PROXY_SSL_HEADER",
     "SECURE_HSTS_SECONDS",
@@ -211,9 +214,16 @@ CACHES = {"default": _cache("cache"), "throttle": _cache("throttle")}
 # Accounts and passwords.
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
+    "accounts.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# Argon2id's cost: each login (and password change) computes one hash and holds
+# ARGON2_MEMORY_COST_KIB of memory while it does. The defaults are OWASP's first recommendation
+# for Argon2id (46 MiB, one pass, one lane). See docs/performance.md for the cost per hash.
+ARGON2_TIME_COST = env.int("ARGON2_TIME_COST", default=1)
+ARGON2_MEMORY_COST_KIB = env.int("ARGON2_MEMORY_COST_KIB", default=47_104)
+ARGON2_PARALLELISM = env.int("ARGON2_PARALLELISM", default=1)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

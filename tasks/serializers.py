@@ -19,6 +19,9 @@ class PriorityField(serializers.ChoiceField):
         return Priority(value).label
 
 
+_PRIORITY_NAMES = {member.value: member.label for member in Priority}
+
+
 class TaskSerializer(serializers.ModelSerializer):
     title = StrictCharField(max_length=TITLE_MAX_LENGTH)
     description = StrictCharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False)
@@ -41,3 +44,23 @@ class TaskSerializer(serializers.ModelSerializer):
             "completed_at",
         )
         read_only_fields = ("id", "owner", "created_at", "updated_at", "completed_at")
+
+    def to_representation(self, instance: Task) -> dict[str, Any]:
+        """The fields of `Meta.fields`, built in one step rather than field by field.
+
+        On a page of 100 tasks DRF's per-field path is most of the request's time. Dates and
+        times stay objects: the JSON renderer writes them in ISO 8601, UTC as `Z`, exactly as DRF's
+        fields would (a test compares the two).
+        """
+        return {
+            "id": instance.pk,
+            "title": instance.title,
+            "description": instance.description,
+            "status": instance.status,
+            "priority": _PRIORITY_NAMES[instance.priority],
+            "due_date": instance.due_date,
+            "owner": instance.owner_id,
+            "created_at": instance.created_at,
+            "updated_at": instance.updated_at,
+            "completed_at": instance.completed_at,
+        }

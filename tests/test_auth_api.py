@@ -28,7 +28,7 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
+ARGON2 = "accounts.hashers.Argon2PasswordHasher"
 
 
 # Login -----------------------------------------------------------------------------------------
@@ -263,3 +263,17 @@ def test_users_created_through_the_api_get_an_argon2_hash(
     assert stored.startswith("argon2")
     assert password not in stored
     assert_token_pair(json_login(api_client, "argon@example.com", password))
+
+
+def test_argon2_cost_comes_from_settings_and_old_hashes_are_upgraded_at_login(
+    settings: Settings, api_client: APIClient
+) -> None:
+    settings.PASSWORD_HASHERS = list(config.settings.PASSWORD_HASHERS)
+    settings.ARGON2_TIME_COST, settings.ARGON2_MEMORY_COST_KIB, settings.ARGON2_PARALLELISM = 1, 8_192, 1
+    user = UserFactory.create(password="first-passphrase-4")
+    assert "m=8192,t=1,p=1" in user.password
+
+    settings.ARGON2_TIME_COST, settings.ARGON2_MEMORY_COST_KIB = 2, 16_384
+    assert_token_pair(json_login(api_client, user.email, "first-passphrase-4"))
+    user.refresh_from_db()
+    assert "m=16384,t=2,p=1" in user.password

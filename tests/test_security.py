@@ -57,7 +57,7 @@ pytestmark = pytest.mark.django_db
 LOGOUT_ALL_URL = "/api/v1/auth/logout-all"
 RESET_URL = "/api/v1/auth/password-reset"
 CONFIRM_URL = "/api/v1/auth/password-reset/confirm"
-ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
+ARGON2 = "accounts.hashers.Argon2PasswordHasher"
 
 
 # Access tokens ---------------------------------------------------------------------------------

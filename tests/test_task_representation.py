@@ -1,0 +1,40 @@
+"""The task serializer's fast representation says exactly what DRF's field-by-field one says."""
+
+from datetime import date
+
+import orjson
+import pytest
+from django.utils import timezone
+from rest_framework import serializers
+
+from accounts.models import User
+from common.renderers import FastJSONRenderer
+from tasks.models import Priority, TaskStatus
+from tasks.serializers import TaskSerializer
+from tests.factories import TaskFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"status": TaskStatus.DONE, "completed_at": timezone.now(), "due_date": date(2026, 12, 31)},
+        {"priority": Priority.HIGH, "description": "", "title": "ünïcode \N{GRINNING FACE}"},
+        {"priority": Priority.LOW, "status": TaskStatus.IN_PROGRESS},
+    ],
+)
+def test_fast_representation_matches_drf_field_by_field(user: User, fields: dict[str, object]) -> None:
+    task = TaskFactory.create(owner=user, **fields)
+    task.refresh_from_db()
+    fast = FastJSONRenderer().render(TaskSerializer(task).data)
+    standard = FastJSONRenderer().render(serializers.ModelSerializer.to_representation(TaskSerializer(), task))
+    assert orjson.loads(fast) == orjson.loads(standard)
+    assert set(orjson.loads(fast)) == set(TaskSerializer.Meta.fields)
+
+
+def test_times_are_written_in_utc_with_z(user: User) -> None:
+    task = TaskFactory.create(owner=user)
+    rendered = orjson.loads(FastJSONRenderer().render(TaskSerializer(task).data))
+    assert rendered["created_at"].endswith("Z")
