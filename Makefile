@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8001
 
-.PHONY: run test lint format typecheck check-containers pytest fuzz scale load fault schema schema-check client install install-dev clean
+.PHONY: run test lint format typecheck check-containers pytest bench fuzz scale load fault schema schema-check client install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ check-containers: install-dev
 
 pytest: install-dev
 	$(BIN)/pytest -n auto --cov --cov-report=term $(PYTEST_ARGS)
+
+## bench: throughput and latency under wrk (gunicorn, production settings, rate limits off) beside a bare-WSGI floor; about 5 minutes
+bench: install-dev
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 ## fuzz: schemathesis on every operation, as a user and an admin, with many more examples than make test
 fuzz: install-dev

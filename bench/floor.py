@@ -1,0 +1,181 @@
+"""The floor: the least work that can answer three of the benchmark's requests, as a bare WSGI app.
+
+No framework: psycopg 3 and orjson, and PyJWT to verify the same HS256 access token the app
+verifies (signature, expiry with the same leeway, issuer, audience, token type). It sends exactly
+the SQL the app sends for these requests, as captured from it with libpq's trace (`bench/run.py`
+checks that they still match): the user lookup of authentication, then
+
+- `GET /api/v1/users/me`: nothing more;
+- `GET /api/v1/tasks/?page_size=N&page=P`: the count, then the page;
+- `POST /api/v1/tasks/` (JSON): the insert, returning the id;
+
+bound client-side like Django's (psycopg's `ClientCursor`), on one persistent connection per worker
+in autocommit mode. It does not run Django's per-request connection health check (`SELECT 1`).
+Answers carry the same JSON as the app's. Only the bench's requests are handled: a plain user's
+own tasks, no filters. Served by gunicorn with the project's config, like the app:
+
+    gunicorn -c config/gunicorn.py --bind 127.0.0.1:8102 bench.floor:application
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+import jwt
+import orjson
+import psycopg
+
+USER_SQL = (
+    'SELECT "accounts_user"."id", "accounts_user"."password", "accounts_user"."last_login", "accounts_user"."email", '
+    '"accounts_user"."full_name", "accounts_user"."role", "accounts_user"."is_active", '
+    '"accounts_user"."date_joined", "accounts_user"."token_version" FROM "accounts_user" '
+    'WHERE "accounts_user"."id" = %s LIMIT 21'
+)
+COUNT_SQL = 'SELECT COUNT(*) AS "__count" FROM "tasks_task" WHERE "tasks_task"."owner_id" = %s'
+PAGE_SQL = (
+    'SELECT "tasks_task"."id", "tasks_task"."title", "tasks_task"."description", "tasks_task"."status", '
+    '"tasks_task"."priority", "tasks_task"."due_date", "tasks_task"."owner_id", "tasks_task"."created_at", '
+    '"tasks_task"."updated_at", "tasks_task"."completed_at" FROM "tasks_task" WHERE "tasks_task"."owner_id" = %s '
+    'ORDER BY "tasks_task"."created_at" DESC, "tasks_task"."id" DESC LIMIT %s'
+)
+INSERT_SQL = (
+    'INSERT INTO "tasks_task" ("title", "description", "status", "priority", "due_date", "owner_id", "created_at", '
+    '"updated_at", "completed_at") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING "tasks_task"."id"'
+)
+TASK_FIELDS = ("id", "title", "description", "status", "priority", "due_date", "owner")
+PRIORITIES = {"low": 1, "medium": 2, "high": 3}
+PRIORITY_NAMES = {number: name for name, number in PRIORITIES.items()}
+STATUSES = ("todo", "in_progress", "done")
+
+JWT_KEY = os.environ.get("JWT_SECRET_KEY", "")
+JWT_ISSUER = os.environ.get("JWT_ISSUER") or "tasks-api"
+JWT_AUDIENCE = os.environ.get("JWT_AUDIENCE") or "tasks-api"
+JWT_LEEWAY = min(int(os.environ.get("JWT_LEEWAY_SECONDS") or 2), 5)
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+_connection: psycopg.Connection[Any] | None = None
+
+
+class HTTPError(Exception):
+    def __init__(self, status: str, code: str) -> None:
+        super().__init__(code)
+        self.status, self.code = status, code
+
+
+def connection() -> psycopg.Connection[Any]:
+    """This worker's connection, opened on first use (after gunicorn forked the worker)."""
+    global _connection
+    if _connection is None or _connection.closed or _connection.broken:
+        _connection = psycopg.connect(
+            os.environ["DATABASE_URL"], autocommit=True, cursor_factory=psycopg.ClientCursor, options="-c TimeZone=UTC"
+        )
+    return _connection
+
+
+def authenticate(environ: dict[str, Any]) -> tuple[Any, ...]:
+    """The caller's user row, from a valid access token whose user is active and not revoked."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if not header.startswith("Bearer "):
+        raise HTTPError("401 Unauthorized", "not_authenticated")
+    try:
+        claims = jwt.decode(
+            header[7:], JWT_KEY, algorithms=["HS256"], audience=JWT_AUDIENCE, issuer=JWT_ISSUER, leeway=JWT_LEEWAY
+        )
+        if claims.get("token_type") != "access" or "jti" not in claims:
+            raise jwt.InvalidTokenError
+        user_id = int(claims["user_id"])
+    except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
+        raise HTTPError("401 Unauthorized", "token_not_valid") from exc
+    user = connection().execute(USER_SQL, (user_id,)).fetchone()
+    if user is None or not user[6] or claims.get("ver") != user[8]:
+        raise HTTPError("401 Unauthorized", "token_not_valid")
+    return user
+
+
+def task_json(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A task row as the app's serializer renders it."""
+    task = dict(zip(TASK_FIELDS, row, strict=False))
+    task["priority"] = PRIORITY_NAMES[task["priority"]]
+    task.update(created_at=row[7], updated_at=row[8], completed_at=row[9])
+    return task
+
+
+def me(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, Any]:
+    keys = ("id", "email", "full_name", "role", "is_active", "date_joined", "last_login")
+    return "200 OK", dict(zip(keys, (user[0], user[3], user[4], user[5], user[6], user[7], user[2]), strict=True))
+
+
+def task_list(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, Any]:
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    size = min(int(query.get("page_size", ["20"])[0]), 100)
+    page = int(query.get("page", ["1"])[0])
+    conn = connection()
+    row = conn.execute(COUNT_SQL, (user[0],)).fetchone()
+    count = row[0] if row else 0
+    if page == 1:
+        rows = conn.execute(PAGE_SQL, (user[0], size)).fetchall()
+    else:
+        rows = conn.execute(PAGE_SQL + " OFFSET %s", (user[0], size, size * (page - 1))).fetchall()
+    base = f"http://{environ.get('HTTP_HOST', 'localhost')}{environ['PATH_INFO']}"
+    return "200 OK", {
+        "count": count,
+        "next": f"{base}?page={page + 1}&page_size={size}" if page * size < count else None,
+        "previous": None
+        if page == 1
+        else f"{base}?page_size={size}"
+        if page == 2
+        else f"{base}?page={page - 1}&page_size={size}",
+        "results": [task_json(row) for row in rows],
+    }
+
+
+def task_create(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, Any]:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    try:
+        data = orjson.loads(environ["wsgi.input"].read(length))
+        title, description = data["title"], data.get("description", "")
+        status, priority = data.get("status", "todo"), PRIORITIES[data.get("priority", "medium")]
+        due_date = dt.date.fromisoformat(data["due_date"]) if data.get("due_date") else None
+        if not (isinstance(title, str) and 0 < len(title) <= 200 and isinstance(description, str)):
+            raise ValueError
+        if status not in STATUSES:
+            raise ValueError
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise HTTPError("400 Bad Request", "invalid") from exc
+    now = dt.datetime.now(dt.UTC)
+    values = (title, description, status, priority, due_date, user[0], now, now, now if status == "done" else None)
+    row = connection().execute(INSERT_SQL, values).fetchone()
+    return "201 Created", task_json((row[0] if row else None, *values))
+
+
+def ready(environ: dict[str, Any]) -> tuple[str, Any]:
+    connection().execute("SELECT 1").fetchone()
+    return "200 OK", {"status": "ok"}
+
+
+ROUTES: dict[tuple[str, str], Callable[[dict[str, Any], tuple[Any, ...]], tuple[str, Any]]] = {
+    ("GET", "/api/v1/users/me"): me,
+    ("GET", "/api/v1/tasks/"): task_list,
+    ("POST", "/api/v1/tasks/"): task_create,
+}
+
+
+def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """The WSGI entry point."""
+    key = (environ["REQUEST_METHOD"], environ["PATH_INFO"])
+    try:
+        if key == ("GET", "/health/ready"):
+            status, data = ready(environ)
+        elif key in ROUTES:
+            status, data = ROUTES[key](environ, authenticate(environ))
+        else:
+            raise HTTPError("404 Not Found", "not_found")
+    except HTTPError as exc:
+        status, data = exc.status, {"detail": exc.code, "code": exc.code}
+    body = orjson.dumps(data, option=orjson.OPT_UTC_Z)
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]

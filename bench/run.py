@@ -1,0 +1,761 @@
+"""`make bench`: the API's throughput and latency under wrk, beside a bare-WSGI floor.
+
+    .venv/bin/python bench/run.py [--duration 15] [--connections 32] [--threads 2] [--quick]
+
+Creates a database (`bench_<pid>`, unless DATABASE_URL is set), migrates and seeds it, serves the
+app with gunicorn and the production settings (every rate limit off), and the floor
+(`bench/floor.py`) beside it; runs each workload with wrk after a warm-up; counts the SQL each
+request sends (libpq's trace, and Django's own log, in this process through the same WSGI stack);
+prints one table; writes `bench/results/latest.json` and `docs/bench-throughput.png`. Servers and
+database are removed at the end, whatever happens. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, the first entry of sys.path is bench/, where `common` would mean bench/common.py
+# rather than the project's `common` app: import everything from the repository root instead.
+if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
+    sys.path[0] = str(ROOT)
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import datetime as dt  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterator, Sequence  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from importlib.metadata import version  # noqa: E402
+from types import FrameType  # noqa: E402
+from typing import Any  # noqa: E402
+from urllib.parse import urlencode  # noqa: E402
+
+from bench.common import (  # noqa: E402
+    THROTTLE_VARIABLES,
+    CpuMeter,
+    Gunicorn,
+    LuaRequest,
+    WrkResult,
+    create_database,
+    drop_database,
+    libpq_trace,
+    load_average,
+    lua_script,
+    machine_info,
+    normalize_sql,
+    out,
+    pick_port,
+    production_env,
+    run_wrk,
+    server_version,
+    wait_until_idle,
+)
+
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+CHART = ROOT / "docs" / "bench-throughput.png"
+TASKS_PER_USER = 1_000
+SEARCH_WORD = "invoice"
+OTHER_LOAD_WARNING = 5.0  # percent of the machine's CPU used by other jobs during a run
+FLOOR_NOTE = "floor: bare WSGI (psycopg 3 + orjson), same SQL, verifies the same HS256 JWT with PyJWT"
+WSGI = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One kind of request. `{item}` in `path` or `body` takes each of the workload's items in turn."""
+
+    name: str
+    method: str
+    path: str
+    body: str | None = None
+    content_type: str | None = None
+    user: str | None = None  # "bench" or "writer": sends a fresh access token of that user
+    items: tuple[str, ...] = ()  # reused in a cycle
+    single_use: bool = False  # items are refresh tokens, issued per run and used once each
+    floor: bool = False  # also run against the floor
+
+    def headers(self, token: str | None) -> dict[str, str]:
+        headers = {"Content-Type": self.content_type} if self.content_type else {}
+        return headers | ({"Authorization": f"Bearer {token}"} if token else {})
+
+
+@dataclass
+class Seed:
+    """What the benchmark created in the database."""
+
+    password: str
+    users: dict[str, Any]  # "admin", "bench", "writer" -> accounts.models.User
+    task_ids: list[int]
+
+
+@dataclass(frozen=True)
+class SqlCount:
+    """Statements per request: as Django logs them, and as libpq sends them (health checks included)."""
+
+    logged: float | None
+    sent: float
+    statements: list[str]
+    statuses: list[int]
+    body: bytes  # the last answer
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    workload: str
+    server: str
+    wrk: WrkResult
+    sql: SqlCount | None
+    cpu_ms_per_request: float | None
+    rss_mb: float | None
+    pss_mb: float | None
+    floor_percent: float | None = None
+    # Percent of the machine's CPU (all cores) used during the run by the server, PostgreSQL, wrk,
+    # and anything else ("other": another job, which distorts the figures).
+    cpu_share: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.workload if self.server == "app" else f"  floor: {self.workload}"
+
+
+# Setup ----------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of each measured run (default 15)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each run (default 2)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--quick", action="store_true", help="3-second runs and 1-second warm-ups, for development")
+    parser.add_argument("--port", type=int, default=8101, help="the app's port, or the next free one (default 8101)")
+    parser.add_argument("--floor-port", type=int, default=8102, help="the floor's port (default 8102)")
+    parser.add_argument("--only", nargs="+", metavar="WORKLOAD", help="run only these workloads")
+    parser.add_argument("--wait-idle", type=float, default=0.0, help="wait up to this many seconds for an idle machine")
+    parser.add_argument(
+        "--max-minutes", type=float, default=9.0, help="skip workloads that would end later (default 9)"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS.relative_to(ROOT)})"
+    )
+    parser.add_argument("--chart", type=Path, default=CHART, help="chart PNG")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup = 3.0, 1.0
+    return args
+
+
+def configure_django(env: dict[str, str]) -> None:
+    """Set this process up as the app (same settings as the servers), for seeding and SQL counts."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    # Request and security-event lines would flood this process's output; the servers keep theirs.
+    logging.disable(logging.INFO)
+
+
+def migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def task_rows(owner: Any, count: int) -> list[Any]:
+    """`count` varied tasks: every status, priority and due-date case, searchable titles."""
+    from tasks.models import Task
+
+    verbs = ("Review", "Write", "Fix", "Plan", "Call about", "Update", "Test", "Ship")
+    nouns = ("report", SEARCH_WORD, "roadmap", "backlog", "budget", "release", "contract", "design", "survey")
+    today = dt.datetime.now(dt.UTC).date()
+    tasks = []
+    for i in range(count):
+        noun = nouns[(i * 7) % len(nouns)]
+        tasks.append(
+            Task(
+                owner=owner,
+                title=f"{verbs[i % len(verbs)]} the {noun} #{i}",
+                description=f"Notes on the {noun}: agenda, owners and next steps for item {i}." if i % 2 else "",
+                status=("todo", "in_progress", "done")[i % 3],
+                priority=1 + (i * 5) % 3,
+                due_date=None if i % 4 == 0 else today + dt.timedelta(days=(i % 90) - 30),
+            )
+        )
+    return tasks
+
+
+def seed(tag: str) -> Seed:
+    """An admin, the bench user with its tasks and a writer for creates; passwords hashed with Argon2."""
+    from django.db import connection
+
+    from accounts.models import Role, User
+    from tasks.models import Task
+
+    password = f"bench-{tag}-correct-horse-battery"
+    users = {
+        name: User.objects.create_user(f"{name}-{tag}@bench.example", password, role=role, full_name=name.title())
+        for name, role in (("admin", Role.ADMIN), ("bench", Role.USER), ("writer", Role.USER))
+    }
+    tasks = Task.objects.bulk_create(task_rows(users["bench"], TASKS_PER_USER), batch_size=1000)
+    with connection.cursor() as cursor:
+        # Spread creation times over weeks (newest = highest id), and stamp the done tasks.
+        cursor.execute(
+            "UPDATE tasks_task SET created_at = now() - (%s - id) * interval '47 minutes', "
+            "updated_at = now() - (%s - id) * interval '47 minutes' + interval '1 hour', "
+            "completed_at = CASE WHEN status = 'done' THEN now() - (%s - id) * interval '40 minutes' END "
+            "WHERE owner_id = %s",
+            [tasks[-1].pk] * 3 + [users["bench"].pk],
+        )
+        cursor.execute("VACUUM ANALYZE")
+    return Seed(password=password, users=users, task_ids=[task.pk for task in tasks])
+
+
+def access_token(user: Any) -> str:
+    from accounts.tokens import issue_token_pair
+
+    return issue_token_pair(user).access_token
+
+
+def refresh_tokens(user: Any, count: int) -> list[str]:
+    """`count` refresh tokens of `user`, each in its own session (as `count` logins would make)."""
+    from django.db import transaction
+
+    from accounts.tokens import issue_token_pair
+
+    with transaction.atomic():
+        return [issue_token_pair(user).refresh_token for _ in range(count)]
+
+
+def workloads(seed: Seed) -> list[Workload]:
+    """The requests measured, in the order they run (the writes last, so reads see the seed)."""
+    login_form = urlencode({"username": seed.users["bench"].email, "password": seed.password})
+    json_type = "application/json"
+    return [
+        Workload("health ready", "GET", "/health/ready"),
+        Workload("me", "GET", "/api/v1/users/me", user="bench", floor=True),
+        Workload("list 20", "GET", "/api/v1/tasks/", user="bench"),
+        Workload("list 100", "GET", "/api/v1/tasks/?page_size=100", user="bench", floor=True),
+        Workload("list status=done", "GET", "/api/v1/tasks/?status=done", user="bench"),
+        Workload(f"list search={SEARCH_WORD}", "GET", f"/api/v1/tasks/?search={SEARCH_WORD}", user="bench"),
+        Workload(
+            "update",
+            "PATCH",
+            "/api/v1/tasks/{item}",
+            body='{"title": "Renamed by the benchmark {item}"}',
+            content_type=json_type,
+            user="bench",
+            items=tuple(str(task_id) for task_id in seed.task_ids),
+        ),
+        Workload(
+            "create",
+            "POST",
+            "/api/v1/tasks/",
+            body='{"title": "Benchmark task", "description": "Made by wrk", "priority": "high", '
+            '"due_date": "2030-01-01"}',
+            content_type=json_type,
+            user="writer",
+            floor=True,
+        ),
+        Workload(
+            "refresh",
+            "POST",
+            "/api/v1/auth/refresh",
+            body='{"refresh_token": "{item}"}',
+            content_type=json_type,
+            single_use=True,
+        ),
+        Workload(
+            "login",
+            "POST",
+            "/api/v1/auth/login",
+            body=login_form,
+            content_type="application/x-www-form-urlencoded",
+        ),
+    ]
+
+
+# SQL per request ------------------------------------------------------------------------------------
+
+
+def call_wsgi(
+    app: WSGI, method: str, target: str, port: int, headers: dict[str, str], body: bytes
+) -> tuple[int, bytes]:
+    """Send one request through a WSGI app in this process; its status code and body."""
+    path, _, query = target.partition("?")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": str(port),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": f"127.0.0.1:{port}",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": headers.get("Content-Type", ""),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    environ.update({"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()})
+    statuses: list[str] = []
+
+    def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        statuses.append(status)
+        return lambda data: None
+
+    result = app(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()  # sends request_finished, as a server does
+    return int(statuses[0].split()[0]), content
+
+
+def count_sql(
+    workload: Workload,
+    app: WSGI,
+    raw_connection: Callable[[], Any],
+    port: int,
+    seed: Seed,
+    *,
+    django_log: bool,
+    calls: int = 3,
+) -> SqlCount:
+    """Send the workload's request `calls` times (after one warm-up) and count its statements."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    items = refresh_tokens(seed.users["bench"], calls + 1) if workload.single_use else list(workload.items)
+    logged, sent, statuses, content = 0, 0, [], b""
+    statements: list[str] = []
+    for call in range(calls + 1):
+        item = items[call % len(items)] if items else ""
+        token = access_token(seed.users[workload.user]) if workload.user else None
+        body = (workload.body or "").replace("{item}", item).encode()
+        target, headers = workload.path.replace("{item}", item), workload.headers(token)
+        if call == 0:  # warm-up: opens the connection, fills caches
+            call_wsgi(app, workload.method, target, port, headers, body)
+            continue
+        capture = CaptureQueriesContext(connection) if django_log else contextlib.nullcontext()
+        with capture as captured, libpq_trace(raw_connection()) as traced:
+            status, content = call_wsgi(app, workload.method, target, port, headers, body)
+        statuses.append(status)
+        logged += len(captured.captured_queries) if captured is not None else 0
+        sent += len(traced)
+        statements = traced
+    return SqlCount(
+        logged=logged / calls if django_log else None,
+        sent=sent / calls,
+        statements=statements,
+        statuses=statuses,
+        body=content,
+    )
+
+
+def django_raw_connection() -> Any:
+    """The psycopg connection under Django's default connection, opened if need be."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    return connection.connection
+
+
+def floor_check(name: str, app: SqlCount, floor: SqlCount) -> list[str]:
+    """Where the floor differs from the app: its SQL (literals and the health check aside), its answer."""
+    problems = []
+    app_statements = [normalize_sql(s) for s in app.statements if s != "SELECT 1"]
+    floor_statements = [normalize_sql(s) for s in floor.statements]
+    if app_statements != floor_statements:
+        problems.append(f"{name}: the app sends {app_statements}, the floor {floor_statements}")
+    answers = [json.loads(count.body) for count in (app, floor)]
+    if isinstance(answers[0], dict) and "created_at" in answers[0]:  # a new row: its own id and times
+        for answer in answers:
+            for key in ("id", "created_at", "updated_at"):
+                answer.pop(key, None)
+    if answers[0] != answers[1]:
+        problems.append(f"{name}: the floor's answer differs from the app's")
+    return problems
+
+
+# Load -----------------------------------------------------------------------------------------------
+
+
+def write_script(directory: Path, name: str, spec: LuaRequest, threads: int) -> Path:
+    path = directory / f"{name.replace(' ', '_').replace('=', '_')}.lua"
+    path.write_text(lua_script(spec, threads, label=name))
+    return path
+
+
+def items_file(directory: Path, name: str, items: Sequence[str]) -> Path:
+    path = directory / f"{name.replace(' ', '_')}.items"
+    path.write_text("".join(f"{item}\n" for item in items))
+    return path
+
+
+def pool_size(warmup: WrkResult | None, warmup_cpu: dict[str, float], seconds: float) -> int:
+    """How many single-use tokens a phase of `seconds` needs, judged from the warm-up before it.
+
+    The warm-up itself gets 1,000 a second. The run gets, a second, 2.5 times the warm-up's rate
+    or the most the machine's cores allow at the warm-up's CPU time per request, whichever is more.
+    """
+    if warmup is None:
+        return math.ceil(1000 * seconds)
+    rate = warmup.requests_per_second
+    if warmup.exhausted_threads:  # its pool was too small: the rate was higher still
+        rate = 2 * (warmup.sent or warmup.requests) / warmup.seconds
+    server_cpu = warmup_cpu.get("server", 0.0)
+    cpu_bound = (os.cpu_count() or 1) * warmup.requests / server_cpu if server_cpu > 0 else 0.0
+    return math.ceil(max(2.5 * rate, cpu_bound, 50.0) * seconds)
+
+
+def load(
+    workload: Workload, server: Gunicorn, seed: Seed, args: argparse.Namespace, directory: Path
+) -> tuple[WrkResult, dict[str, float]]:
+    """Warm up, then measure `workload` against `server`: the wrk result, and who used the CPU meanwhile."""
+    token = access_token(seed.users[workload.user]) if workload.user else None
+    headers = workload.headers(token)
+    items_path = items_file(directory, workload.name, workload.items) if workload.items else None
+
+    def phase(
+        name: str, seconds: float, warmup: WrkResult | None, warmup_cpu: dict[str, float]
+    ) -> tuple[WrkResult, dict[str, float]]:
+        path = items_path
+        if workload.single_use:
+            tokens = refresh_tokens(seed.users["bench"], pool_size(warmup, warmup_cpu, seconds))
+            path = items_file(directory, f"{workload.name}-{name}", tokens)
+        spec = LuaRequest(workload.method, workload.path, headers, workload.body, path, cycle=not workload.single_use)
+        script = write_script(directory, f"{server.port}-{workload.name}-{name}", spec, args.threads)
+        server.wait_quiet()
+        before = CpuMeter.read(server)
+        result = run_wrk(
+            server.url, script, duration=seconds, connections=args.connections, threads=args.threads, timeout=30.0
+        )
+        return result, CpuMeter.read(server).since(before, result.wrk_cpu_seconds or 0.0)
+
+    warmup, warmup_cpu = phase("warmup", args.warmup, None, {})
+    return phase("run", args.duration, warmup, warmup_cpu)
+
+
+def measure(
+    workload: Workload,
+    server: Gunicorn,
+    kind: str,
+    seed: Seed,
+    args: argparse.Namespace,
+    directory: Path,
+    sql: SqlCount | None,
+) -> Row:
+    """Load `server` with `workload` and read its memory afterwards: one row of the table."""
+    result, cpu = load(workload, server, seed, args, directory)
+    memory = server.worker_memory()
+    capacity = (os.cpu_count() or 1) * result.seconds
+    row = Row(
+        workload=workload.name,
+        server=kind,
+        wrk=result,
+        sql=sql,
+        cpu_ms_per_request=cpu["server"] * 1000 / result.requests if result.requests else None,
+        rss_mb=sum(m.rss_mb for m in memory) / len(memory) if memory else None,
+        pss_mb=sum(m.pss_mb or 0 for m in memory) / len(memory) if memory else None,
+        cpu_share={who: 100 * seconds / capacity for who, seconds in cpu.items()} if capacity else {},
+    )
+    if result.exhausted_threads:
+        row.notes.append("token pool ran out: req/s understated")
+    if result.non_2xx or result.socket_errors:
+        row.notes.append(f"{result.non_2xx} non-2xx, {result.socket_errors} socket errors")
+    if row.cpu_share.get("other", 0.0) > OTHER_LOAD_WARNING:
+        row.notes.append(f"other jobs used {row.cpu_share['other']:.0f}% of the machine's CPU meanwhile")
+    out(
+        f"  {row.label:<28} {result.requests_per_second:9.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
+        f"p99 {result.p99_ms:7.2f} ms  non-2xx {result.non_2xx}  other load {row.cpu_share.get('other', 0):.0f}%"
+    )
+    return row
+
+
+# Reporting ------------------------------------------------------------------------------------------
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def table(rows: Sequence[Row]) -> str:
+    """The results as one aligned text table."""
+    header = (
+        "workload",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "non-2xx",
+        "SQL/req",
+        "sent/req",
+        "CPU ms/req",
+        "RSS MB/worker",
+        "other load",
+        "% of floor",
+    )
+    lines = [header]
+    for row in rows:
+        lines.append(
+            (
+                row.label,
+                _number(row.wrk.requests_per_second),
+                _number(row.wrk.p50_ms, 2),
+                _number(row.wrk.p99_ms, 2),
+                str(row.wrk.non_2xx + row.wrk.socket_errors),
+                _number(row.sql.logged if row.sql else None, 0),
+                _number(row.sql.sent if row.sql else None, 0),
+                _number(row.cpu_ms_per_request, 2),
+                _number(row.rss_mb),
+                f"{row.cpu_share.get('other', 0.0):.0f}%",
+                "" if row.floor_percent is None else f"{row.floor_percent:.0f}%",
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = [
+        "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line))
+        for line in lines
+    ]
+    text.insert(1, "-" * len(text[0]))
+    return "\n".join(text)
+
+
+def code_state() -> dict[str, Any]:
+    """The commit measured, and the tracked files changed since (uncommitted work is measured too)."""
+
+    def git(*arguments: str) -> str:
+        return subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True, check=False).stdout
+
+    modified = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip() or "unknown", "modified": modified}
+
+
+def versions(database_url: str) -> dict[str, str]:
+    wrk = subprocess.run(["/usr/bin/wrk", "-v"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
+    packages = ("Django", "djangorestframework", "gunicorn", "psycopg", "orjson", "PyJWT")
+    return {
+        "python": platform.python_version(),
+        **{package: version(package) for package in packages},
+        "postgresql": server_version(database_url),
+        "wrk": wrk.strip(),
+    }
+
+
+def report(
+    rows: Sequence[Row],
+    args: argparse.Namespace,
+    started: dt.datetime,
+    loads: dict[str, tuple[float, float, float]],
+    info: dict[str, Any],
+    notes: list[str],
+) -> dict[str, Any]:
+    """The JSON document of a run."""
+    return {
+        "date": started.isoformat(timespec="seconds"),
+        "command": " ".join(["bench/run.py", *sys.argv[1:]]),
+        "settings": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "connections": args.connections,
+            "threads": args.threads,
+            "gunicorn_workers": 2,
+            "rate_limits": dict.fromkeys(THROTTLE_VARIABLES, ""),
+            "tasks_per_user": TASKS_PER_USER,
+        },
+        **info,
+        "load_average": loads,
+        "floor": FLOOR_NOTE,
+        "notes": notes,
+        "rows": [
+            {
+                "workload": row.workload,
+                "server": row.server,
+                **row.wrk.as_dict(),
+                "sql_logged_per_request": row.sql.logged if row.sql else None,
+                "sql_sent_per_request": row.sql.sent if row.sql else None,
+                "sql_statements": [normalize_sql(s) for s in row.sql.statements] if row.sql else None,
+                "cpu_ms_per_request": row.cpu_ms_per_request,
+                "rss_mb_per_worker": row.rss_mb,
+                "pss_mb_per_worker": row.pss_mb,
+                "floor_percent": row.floor_percent,
+                "cpu_share_percent": row.cpu_share,
+                "notes": row.notes,
+            }
+            for row in rows
+        ],
+    }
+
+
+def draw_chart(results: Path, chart: Path) -> None:
+    try:
+        from bench.chart import draw
+    except ImportError as exc:  # matplotlib missing
+        out(f"No chart ({exc}): pip install -r requirements/dev.txt")
+        return
+    draw(results, chart)
+    out(f"Chart: {chart.relative_to(ROOT) if chart.is_relative_to(ROOT) else chart}")
+
+
+# Main -----------------------------------------------------------------------------------------------
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def cleanup_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the run like Ctrl-C: through the `finally` blocks that clean up."""
+    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # cleaning up must not be cut short
+            signal.signal(sig, signal.SIG_IGN)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_all(args: argparse.Namespace, env: dict[str, str], directory: Path, tag: str) -> None:
+    """Everything between creating the database and cleaning up."""
+    started = dt.datetime.now(dt.UTC)
+    loads = {"start": load_average()}
+    notes = [f"Rate limits off: {', '.join(f'{name}=' for name in THROTTLE_VARIABLES)} (empty)."]
+    out("Migrating and seeding...")
+    configure_django(env)
+    migrate()
+    seed_data = seed(tag)
+    app = Gunicorn("config.wsgi", pick_port(args.port), env, directory / "app.log")
+    floor_server = Gunicorn(
+        "bench.floor:application", pick_port(args.floor_port, avoid=[app.port]), env, directory / "floor.log"
+    )
+    with app, floor_server:
+        app.wait_ready()
+        floor_server.wait_ready()
+        out(f"App on {app.url}, floor on {floor_server.url}.")
+        out(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s after a {args.warmup:g}s warm-up:")
+        rows = run_workloads(args, app, floor_server, seed_data, directory, notes)
+    loads["end"] = load_average()
+    notes.append(f"Run took {(dt.datetime.now(dt.UTC) - started).total_seconds():.0f}s, setup included.")
+    print_and_save(rows, args, started, loads, notes, env["DATABASE_URL"])
+
+
+def run_workloads(
+    args: argparse.Namespace, app: Gunicorn, floor_server: Gunicorn, seed_data: Seed, directory: Path, notes: list[str]
+) -> list[Row]:
+    """Each workload: its SQL counted, then its load against the app and, right after, the floor.
+
+    Starts no workload that would end after `args.deadline`.
+    """
+    from django.core.wsgi import get_wsgi_application
+
+    from bench import floor
+
+    app_wsgi = get_wsgi_application()
+    rows: list[Row] = []
+    for workload in (w for w in workloads(seed_data) if not args.only or w.name in args.only):
+        runs = 2 if workload.floor else 1
+        if time.monotonic() + runs * (args.duration + args.warmup + 15) > args.deadline:
+            out(f"  {workload.name}: skipped, it would end after the --max-minutes limit")
+            continue
+        sql = count_sql(workload, app_wsgi, django_raw_connection, app.port, seed_data, django_log=True)
+        floor_sql = None
+        if workload.floor:  # the same Host as the app's, so that the pages' links are the same
+            floor_sql = count_sql(workload, floor.application, floor.connection, app.port, seed_data, django_log=False)
+            notes.extend(f"Floor differs: {problem}" for problem in floor_check(workload.name, sql, floor_sql))
+        for name, count in ((workload.name, sql), (f"floor {workload.name}", floor_sql)):
+            if count is not None and any(not 200 <= status < 300 for status in count.statuses):
+                notes.append(f"{name}: the SQL-count requests answered {count.statuses}")
+        row = measure(workload, app, "app", seed_data, args, directory, sql)
+        rows.append(row)
+        if floor_sql is not None:
+            floor_row = measure(workload, floor_server, "floor", seed_data, args, directory, floor_sql)
+            rows.append(floor_row)
+            if floor_row.wrk.requests_per_second:
+                row.floor_percent = 100 * row.wrk.requests_per_second / floor_row.wrk.requests_per_second
+    return rows
+
+
+def print_and_save(
+    rows: Sequence[Row],
+    args: argparse.Namespace,
+    started: dt.datetime,
+    loads: dict[str, tuple[float, float, float]],
+    notes: list[str],
+    database_url: str,
+) -> None:
+    info = {"machine": machine_info(), "versions": versions(database_url), "code": code_state()}
+    machine, code = info["machine"], info["code"]
+    out()
+    out(
+        f"Tasks API benchmark {started:%Y-%m-%d %H:%M} UTC, {machine['cores']} cores ({machine['cpu_model']}); "
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s; 2 gunicorn sync workers; "
+        f"load average {loads['start'][0]} before the run; "
+        f"code at {code['commit']}{' with uncommitted changes' if code['modified'] else ''}"
+    )
+    out(f"{FLOOR_NOTE}.")
+    out(
+        "SQL/req: statements Django logs (CaptureQueriesContext); sent/req: statements libpq sends (its trace: "
+        "adds the connection health check's SELECT 1); CPU ms/req: gunicorn master + workers; other load: "
+        "share of the machine's CPU used by anything but the server, PostgreSQL and wrk (another job: distorts)."
+    )
+    out(table(rows))
+    for note in notes + [f"{row.label.strip()}: {'; '.join(row.notes)}" for row in rows if row.notes]:
+        out(f"Note: {note}")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(report(rows, args, started, loads, info, notes), indent=2) + "\n")
+    out(f"Results: {args.results.relative_to(ROOT) if args.results.is_relative_to(ROOT) else args.results}")
+    draw_chart(args.results, args.chart)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.deadline = time.monotonic() + args.max_minutes * 60
+    if args.wait_idle:
+        still_busy = wait_until_idle(args.wait_idle)
+        if still_busy:
+            out(f"Warning: the machine is not idle, timings will be distorted: {'; '.join(still_busy)}")
+    out(f"Load average: {' '.join(map(str, load_average()))}")
+    tag = str(os.getpid())
+    given_url = os.environ.get("DATABASE_URL", "")
+    database = "" if given_url else f"bench_{tag}"
+    directory = Path(tempfile.mkdtemp(prefix="bench-"))
+    with cleanup_on_signals():
+        try:
+            url = given_url or create_database(database)
+            run_all(args, production_env(url), directory, tag)
+        finally:
+            out("Cleaning up...")
+            with contextlib.suppress(Exception):
+                from django.db import connections
+
+                connections.close_all()
+            if database:
+                drop_database(database)
+            shutil.rmtree(directory, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
