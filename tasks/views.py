@@ -1,14 +1,13 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.serializers import BaseSerializer
 
 from accounts.permissions import IsOwnerOrAdmin
-from common.filters import StableOrderingFilter
+from common.filters import QueryParamFilterBackend, StableOrderingFilter
 from tasks import services
 from tasks.filters import TaskFilter
 from tasks.models import Task
@@ -30,7 +29,7 @@ class TaskViewSet(viewsets.ModelViewSet):
     serializer_class = TaskSerializer
     permission_classes = (IsAuthenticated, IsOwnerOrAdmin)
     lookup_value_regex = r"\d+"
-    filter_backends = (DjangoFilterBackend, StableOrderingFilter)
+    filter_backends = (QueryParamFilterBackend, StableOrderingFilter)
     filterset_class = TaskFilter
     ordering_fields = ("created_at", "updated_at", "due_date", "priority", "title")
     ordering = ("-created_at",)

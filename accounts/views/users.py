@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import IsAuthenticated
@@ -22,7 +21,7 @@ from accounts.serializers import (
     UserSerializer,
     UserUpdateSerializer,
 )
-from common.filters import StableOrderingFilter
+from common.filters import QueryParamFilterBackend, StableOrderingFilter
 from common.openapi import ValidationErrorSerializer
 
 LAST_ADMIN = "The last active admin cannot be deactivated."
@@ -96,7 +95,7 @@ class UserViewSet(
     queryset = User.objects.all()
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_regex = r"\d+"
-    filter_backends = (DjangoFilterBackend, StableOrderingFilter)
+    filter_backends = (QueryParamFilterBackend, StableOrderingFilter)
     filterset_class = UserFilter
     ordering_fields = ("id", "email", "full_name", "role", "date_joined", "last_login")
     ordering = ("id",)

@@ -1,4 +1,4 @@
-"""The task serializer's fast representation says exactly what DRF's field-by-field one says."""
+"""The fast representations of tasks and users say exactly what DRF's field-by-field ones say."""
 
 from datetime import date
 
@@ -8,10 +8,11 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import User
+from accounts.serializers import UserSerializer
 from common.renderers import FastJSONRenderer
 from tasks.models import Priority, TaskStatus
 from tasks.serializers import TaskSerializer
-from tests.factories import TaskFactory
+from tests.factories import TaskFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,3 +39,13 @@ def test_times_are_written_in_utc_with_z(user: User) -> None:
     task = TaskFactory.create(owner=user)
     rendered = orjson.loads(FastJSONRenderer().render(TaskSerializer(task).data))
     assert rendered["created_at"].endswith("Z")
+
+
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_fast_user_representation_matches_drf_field_by_field(logged_in: bool) -> None:
+    user = UserFactory.create(last_login=timezone.now() if logged_in else None, full_name="Zoë")
+    user.refresh_from_db()
+    fast = FastJSONRenderer().render(UserSerializer(user).data)
+    standard = FastJSONRenderer().render(serializers.ModelSerializer.to_representation(UserSerializer(), user))
+    assert orjson.loads(fast) == orjson.loads(standard)
+    assert set(orjson.loads(fast)) == set(UserSerializer.Meta.fields)
