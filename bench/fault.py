@@ -420,8 +420,9 @@ def answer_checks(result: PassResult, phases: Phases) -> list[Check]:
 def health_checks(result: PassResult) -> list[Check]:
     """`/health/ready` names the database while it is down, and is 200 once the app recovered."""
     timeline, recovered = result.timeline, result.timeline.recovered
-    # Answered while PostgreSQL was down (stopped, and not yet accepting again).
-    down = [p for p in result.polls if timeline.stopped <= p.ended <= timeline.started]
+    # Asked and answered while PostgreSQL was down (stopped, and not yet accepting again): a poll
+    # sent just before the stop may still have found the database up.
+    down = [p for p in result.polls if timeline.stopped <= p.started and p.ended <= timeline.started]
     up = [p for p in result.polls if recovered is not None and p.started > recovered]
     slowest = max((p.ended - p.started for p in down), default=float("nan"))
     named = ", ".join(sorted({str(p.database) for p in down}))
