@@ -25,17 +25,11 @@ from typing import IO, Any
 
 import httpx
 
+from bench.common import THROTTLE_VARIABLES
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = Path(sys.executable)
 GUNICORN = PYTHON.parent / "gunicorn"
-THROTTLE_VARIABLES = (
-    "THROTTLE_LOGIN_FAILURES",
-    "THROTTLE_LOGIN_FAILURES_PER_ADDRESS",
-    "THROTTLE_REFRESH",
-    "THROTTLE_PASSWORD_RESET",
-    "THROTTLE_ANON",
-    "THROTTLE_USER",
-)
 SEED_MARKER = "BENCH-SEED "
 LOG_TAIL_LINES = 40
 
