@@ -422,7 +422,9 @@ def health_checks(result: PassResult) -> list[Check]:
     timeline, recovered = result.timeline, result.timeline.recovered
     # Asked and answered while PostgreSQL was down (stopped, and not yet accepting again): a poll
     # sent just before the stop may still have found the database up.
-    down = [p for p in result.polls if timeline.stopped <= p.started and p.ended <= timeline.started]
+    # `pg_ctl start` returns once the server accepts connections, so the outage ends when the
+    # start was requested, not when the command returned.
+    down = [p for p in result.polls if timeline.stopped <= p.started and p.ended <= timeline.start_requested]
     up = [p for p in result.polls if recovered is not None and p.started > recovered]
     slowest = max((p.ended - p.started for p in down), default=float("nan"))
     named = ", ".join(sorted({str(p.database) for p in down}))
