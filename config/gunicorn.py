@@ -33,6 +33,9 @@ access_log_format = (
 )
 # The proxy in front sets X-Forwarded-Proto; which addresses may set it is up to the deployment.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# HTTPS served by gunicorn itself, when no proxy terminates TLS in front of it.
+certfile = os.environ.get("GUNICORN_CERTFILE") or None
+keyfile = os.environ.get("GUNICORN_KEYFILE") or None
 
 
 def child_exit(server: object, worker: object) -> None:
