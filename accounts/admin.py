@@ -6,7 +6,7 @@ from django.http import HttpRequest
 
 from accounts.forms import UserAddForm, UserEditForm, UserPasswordForm
 from accounts.models import User
-from accounts.services import user_welcome
+from accounts.services import user_update, user_welcome
 
 
 @admin.register(User)
@@ -36,6 +36,18 @@ class UserAdmin(DjangoUserAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
+        """Changes go through the same service as the API: the last-admin rule, token revocation on
+        deactivation, and the security log."""
         if not change:
+            super().save_model(request, obj, form, change)
             user_welcome(user=obj)
+            return
+        stored = User.objects.get(pk=obj.pk)
+        user_update(
+            user=stored,
+            by=request.user,  # type: ignore[arg-type]
+            email=obj.email,
+            full_name=obj.full_name,
+            role=obj.role,  # type: ignore[arg-type]
+            is_active=obj.is_active,
+        )

@@ -6,10 +6,10 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AdminPasswordChangeForm, BaseUserCreationForm, UserChangeForm
+from django.core.exceptions import ValidationError
 
-from accounts.models import RevocationReason, Role, User
-from accounts.services import DUPLICATE_EMAIL, LAST_ADMIN_DEACTIVATE, LAST_ADMIN_DEMOTE
-from accounts.tokens import revoke_all_tokens
+from accounts.models import User
+from accounts.services import DUPLICATE_EMAIL, ensure_an_admin_remains, user_save_new_password
 
 
 def _clean_unique_email(form: forms.ModelForm[User]) -> str:
@@ -38,28 +38,16 @@ class UserEditForm(UserChangeForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        was_active_admin = User.objects.active_admins().filter(pk=self.instance.pk).exists()
-        stays_admin = cleaned.get("role") == Role.ADMIN and cleaned.get("is_active", True)
-        if (
-            was_active_admin
-            and not stays_admin
-            and not User.objects.active_admins().exclude(pk=self.instance.pk).exists()
-        ):
-            if cleaned.get("role") != Role.ADMIN:
-                self.add_error("role", LAST_ADMIN_DEMOTE)
-            else:
-                self.add_error("is_active", LAST_ADMIN_DEACTIVATE)
+        try:
+            ensure_an_admin_remains(user=self.instance, role=cleaned.get("role"), is_active=cleaned.get("is_active"))
+        except ValidationError as error:
+            self.add_error(None, error)
         return cleaned
-
-    def save(self, commit: bool = True) -> User:
-        if "is_active" in self.changed_data and not self.instance.is_active:
-            revoke_all_tokens(self.instance, RevocationReason.DEACTIVATION)
-        return super().save(commit=commit)
 
 
 class UserPasswordForm(AdminPasswordChangeForm):
     """The admin's "set password" form; like every password change, it revokes earlier tokens."""
 
     def save(self, commit: bool = True) -> Any:
-        revoke_all_tokens(self.user, RevocationReason.PASSWORD_CHANGE)
-        return super().save(commit=commit)
+        user = super().save(commit=False)
+        return user_save_new_password(user=user) if commit else user

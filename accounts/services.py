@@ -115,8 +115,7 @@ def user_update(
     changed: list[str] = []
     previous_role = user.role
     with transaction.atomic():
-        if (role is not None and role != Role.ADMIN) or is_active is False:
-            _ensure_not_last_admin(user, demoting=role is not None and role != Role.ADMIN)
+        ensure_an_admin_remains(user=user, role=role, is_active=is_active)
         if email is not None and User.objects.normalize_email(email) != user.email:
             user.email = User.objects.normalize_email(email)
             if User.objects.with_email(user.email).exclude(pk=user.pk).exists():
@@ -158,10 +157,16 @@ def user_change_password(*, user: User, current_password: str, new_password: str
     if not user.check_password(current_password):
         raise ValidationError({"current_password": WRONG_PASSWORD})
     _set_password(user, new_password, field="new_password")
+    return user_save_new_password(user=user)
+
+
+def user_save_new_password(*, user: User, reason: RevocationReason = RevocationReason.PASSWORD_CHANGE) -> User:
+    """Store a password just set on `user` (`set_password`), ending every session and token it had."""
     with transaction.atomic():
-        tokens.revoke_all_tokens(user, RevocationReason.PASSWORD_CHANGE)
+        tokens.revoke_all_tokens(user, reason)
         user.save(update_fields=["password", "token_version"])
-    security_event(Event.PASSWORD_CHANGED, user_id=user.pk)
+    event = Event.PASSWORD_RESET if reason == RevocationReason.PASSWORD_RESET else Event.PASSWORD_CHANGED
+    security_event(event, user_id=user.pk)
     return user
 
 
@@ -192,10 +197,7 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
         if user is None or not user.is_active or not default_token_generator.check_token(user, token):
             raise ValidationError({"token": INVALID_RESET_LINK})
         _set_password(user, new_password, field="new_password")
-        tokens.revoke_all_tokens(user, RevocationReason.PASSWORD_RESET)
-        user.save(update_fields=["password", "token_version"])
-    security_event(Event.PASSWORD_RESET, user_id=user.pk)
-    return user
+        return user_save_new_password(user=user, reason=RevocationReason.PASSWORD_RESET)
 
 
 def _enqueue_on_commit(job: Task[..., None], user_id: int) -> None:
@@ -229,7 +231,15 @@ def _set_password(user: User, password: str, *, field: str) -> None:
     user.set_password(password)
 
 
-def _ensure_not_last_admin(user: User, *, demoting: bool) -> None:
+def ensure_an_admin_remains(*, user: User, role: Role | None, is_active: bool | None) -> None:
+    """Refuse to demote or deactivate the last active admin (a `ValidationError` naming the field).
+
+    Inside a transaction the active admins' rows are locked, so two admins demoting each other at
+    the same moment take turns and the second is refused.
+    """
+    demoting = role is not None and role != Role.ADMIN
+    if not demoting and is_active is not False:
+        return
     active_admin_ids = list(
         User.objects.active_admins().select_for_update().order_by("id").values_list("id", flat=True)
     )

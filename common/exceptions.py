@@ -15,7 +15,6 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
-from rest_framework.views import exception_handler
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +51,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, OperationalError | InterfaceError):
         logger.warning("Database unavailable: %s", exc)
         exc = DatabaseUnavailable()
+
+    # Imported here: rest_framework.views loads the parsers named in settings, which import this module.
+    from rest_framework.views import exception_handler
 
     response = exception_handler(exc, context)
     if response is None:

@@ -4,6 +4,9 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework.exceptions import APIException
+
+from common.exceptions import DatabaseUnavailable, PayloadTooLarge, error_body
 
 logger = logging.getLogger("common.errors")
 
@@ -55,16 +58,18 @@ class BodySizeLimitMiddleware:
             except ValueError:
                 return JsonResponse({"detail": "Invalid Content-Length header.", "code": "bad_request"}, status=400)
             if length > limit:
-                return JsonResponse({"detail": "Request body is too large.", "code": "payload_too_large"}, status=413)
+                return api_error_response(PayloadTooLarge)
         return self.get_response(request)
 
 
+def api_error_response(error: type[APIException]) -> JsonResponse:
+    """The JSON answer DRF's handler gives for `error`, for requests it does not handle."""
+    return JsonResponse(error_body(error.default_detail, error.default_code), status=error.status_code)
+
+
 def service_unavailable_response() -> JsonResponse:
-    response = JsonResponse(
-        {"detail": "The service is temporarily unavailable; retry shortly.", "code": "service_unavailable"},
-        status=503,
-    )
-    response["Retry-After"] = "5"
+    response = api_error_response(DatabaseUnavailable)
+    response["Retry-After"] = str(DatabaseUnavailable.retry_after_seconds)
     return response
 
 
