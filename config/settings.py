@@ -63,6 +63,7 @@ VARIABLES = (
     "MAINTENANCE_INTERVAL_SECONDS",
     "TASK_RESULT_RETENTION_DAYS",
     "METRICS_TOKEN",
+    "PUBLIC_BASE_URL",
     "SENTRY_DSN",
     "SENTRY_ENVIRONMENT",
     "SENTRY_TRACES_SAMPLE_RATE",
@@ -133,6 +134,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "common.request_context.RequestContextMiddleware",
     "common.metrics.MetricsMiddleware",
+    "common.middleware.NoStoreForAPIMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -352,6 +354,10 @@ THROTTLE_RATES = {
 }
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+# The address clients reach the API at, e.g. https://api.example.com: when set, absolute URLs in
+# answers (pagination links) are built from it, never from the request's Host header.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+
 # Password reset: the emailed link is PASSWORD_RESET_URL with {uid} and {token} filled in, for the
 # client application's page, which posts them to /api/v1/auth/password-reset/confirm.
 PASSWORD_RESET_URL = env.str(
@@ -452,6 +458,7 @@ LOGGING = {
             "()": "django.utils.log.CallbackFilter",
             "callback": lambda record: getattr(record, "status_code", None) != 503,
         },
+        "one_line_warning": {"()": "common.logging.OneLineWarning"},
     },
     "formatters": {
         "json": {"()": "common.logging.JSONFormatter"},
@@ -465,5 +472,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR", "filters": ["not_503"]}},
+    "loggers": {
+        "django.request": {"level": "ERROR", "filters": ["not_503"]},
+        # Anyone can send a bad Host header: one warning line each, no traceback.
+        "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
+    },
 }
