@@ -12,6 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from psycopg_pool import ConnectionPool
 
+from config.dev_keys import development_keys
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -84,16 +86,24 @@ for _name in VARIABLES:
 
 DEBUG = env.bool("DEBUG", default=False)
 
-# Secrets: with DEBUG off the app refuses to start on a missing, placeholder or short secret.
+# Secrets: with DEBUG off the app refuses to start on a missing, placeholder or short secret. With
+# DEBUG on and none set, random keys are made once and kept in DEV_KEYS_FILE (ignored by git and
+# docker): no key is written in the code, so no server signs with a key the public knows.
 _MIN_SECRET_LENGTH = 50
-_PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret"}
+_PLACEHOLDER_SECRETS = {"", "changeme", "secret", "dev-secret"}
+DEV_KEYS_FILE = BASE_DIR / ".dev-keys.json"
 
 
-def _secret(name: str, debug_default: str) -> str:
+def _is_placeholder(value: str) -> bool:
+    lowered = value.lower()
+    return lowered in _PLACEHOLDER_SECRETS or lowered.startswith(("change-me", "django-insecure"))
+
+
+def _secret(name: str) -> str:
     value = env.str(name, default="")
     if DEBUG:
-        return value or debug_default
-    if value.lower() in _PLACEHOLDER_SECRETS or value.startswith("django-insecure"):
+        return value if not _is_placeholder(value) else development_keys(DEV_KEYS_FILE)[name]
+    if _is_placeholder(value):
         raise ImproperlyConfigured(
             f"Set {name} to a random secret of at least {_MIN_SECRET_LENGTH} characters "
             f"when DEBUG is off (for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
@@ -105,8 +115,8 @@ def _secret(name: str, debug_default: str) -> str:
     return value
 
 
-SECRET_KEY = _secret("SECRET_KEY", "django-insecure-development-only-secret-key-do-not-deploy")
-JWT_SECRET_KEY = _secret("JWT_SECRET_KEY", "insecure-development-only-jwt-signing-key-do-not-deploy")
+SECRET_KEY = _secret("SECRET_KEY")
+JWT_SECRET_KEY = _secret("JWT_SECRET_KEY")
 if not DEBUG and SECRET_KEY == JWT_SECRET_KEY:
     raise ImproperlyConfigured("Set JWT_SECRET_KEY to a different value from SECRET_KEY.")
 
