@@ -419,16 +419,16 @@ TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
 # so that the figures of every worker are added up.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
-# Error reporting to Sentry when SENTRY_DSN is set; no personal data is sent.
+# Error reporting to Sentry when SENTRY_DSN is set: no personal data, request body or local
+# variable is sent, and every report is scrubbed of secrets (common/sentry.py).
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
-    import sentry_sdk
+    from common.sentry import init_sentry
 
-    sentry_sdk.init(
+    init_sentry(
         dsn=SENTRY_DSN,
         environment=env.str("SENTRY_ENVIRONMENT", default="production"),
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
-        send_default_pii=False,
     )
 
 # API documentation.
