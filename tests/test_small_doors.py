@@ -103,7 +103,7 @@ def test_a_signed_refresh_token_with_a_malformed_claim_is_a_401(
 
 
 def test_the_schema_is_built_once_per_process(api_client: APIClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    CachedSchemaView._schemas.clear()
+    CachedSchemaView._answers.clear()
     builds: list[None] = []
     real_build = SchemaGenerator.get_schema
 
@@ -116,7 +116,13 @@ def test_the_schema_is_built_once_per_process(api_client: APIClient, monkeypatch
     assert [answer.status_code for answer in answers] == [200] * 3
     assert len(builds) == 1
     assert answers[0].json() == answers[2].json()
+    assert answers[2]["Content-Type"].startswith("application/vnd.oai.openapi+json")
     assert "/api/v1/auth/sessions/" in answers[0].json()["paths"]
+    yaml = [api_client.get("/api/schema/") for _ in range(2)]
+    assert yaml[0].content == yaml[1].content
+    assert yaml[1]["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert yaml[1].content.startswith(b"openapi: 3")
+    assert len(builds) == 2  # once more for YAML, from then on neither is built again
 
 
 # Bad Host headers ------------------------------------------------------------------------------
