@@ -190,7 +190,9 @@ if DATABASE_PGBOUNCER:
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_PGBOUNCER=true needs a PostgreSQL DATABASE_URL (PgBouncer's address).")
     if env.bool("DATABASE_POOL", default=False):
-        raise ImproperlyConfigured("Set DATABASE_POOL=false with DATABASE_PGBOUNCER=true: PgBouncer pools the connections.")
+        raise ImproperlyConfigured(
+            "Set DATABASE_POOL=false with DATABASE_PGBOUNCER=true: PgBouncer pools the connections."
+        )
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=False):
