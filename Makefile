@@ -77,6 +77,10 @@ load: install-dev
 fault: install-dev
 	$(BIN)/python bench/fault.py $(FAULT_ARGS)
 
+## scale-out: 3 gunicorn instances behind HAProxy, PgBouncer, one Redis; 64 clients for 60 s, one instance killed, one restarted gracefully
+scale-out: install-dev
+	$(BIN)/python bench/scale_out.py $(SCALE_OUT_ARGS)
+
 ## schema: regenerate the committed OpenAPI schema (openapi.yaml) from the code
 schema: install-dev
 	DEBUG=true $(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi.yaml

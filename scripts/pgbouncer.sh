@@ -5,6 +5,7 @@
 #
 #   scripts/pgbouncer.sh start DIR PORT [POOL_SIZE] [PG_HOST] [PG_PORT]   # waits until it answers
 #   scripts/pgbouncer.sh stop DIR
+# As root it runs as the postgres user, who must be able to reach DIR (mktemp -d in /tmp will do).
 #
 # Every database name is forwarded to the server (`* =`), so test databases made on the fly work.
 # Fails (exit 1, with PgBouncer's log) when it cannot start: callers must not carry on without it.
