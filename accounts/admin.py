@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.forms import UserAddForm, UserEditForm, UserPasswordForm
 from accounts.models import RefreshTokenFamily, User
-from accounts.services import auth_logout_all, user_update, user_welcome
+from accounts.services import auth_logout_all, user_create, user_update
 
 
 @admin.register(User)
@@ -62,11 +62,17 @@ class UserAdmin(DjangoUserAdmin):
         self.message_user(request, f"{ended} session(s) ended.", messages.SUCCESS)
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        """Changes go through the same service as the API: the last-admin rule, token revocation on
-        deactivation, and the security log."""
+        """Saves go through the same services as the API: the unique email, the last-admin rule,
+        token revocation on deactivation, the welcome mail and the security log."""
         if not change:
-            super().save_model(request, obj, form, change)
-            user_welcome(user=obj)
+            created = user_create(
+                email=obj.email,
+                password=form.cleaned_data["password1"],
+                role=obj.role,  # type: ignore[arg-type]
+                full_name=obj.full_name,
+                welcome=True,
+            )
+            obj.pk, obj.password, obj._state = created.pk, created.password, created._state
             return
         stored = User.objects.get(pk=obj.pk)
         user_update(

@@ -8,10 +8,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts import schema  # noqa: F401 (registers the OpenAPI description of our authentication)
-        from accounts.checks import verify_token_settings
-
-        verify_token_settings()
+        from accounts import checks, schema  # noqa: F401 (registering: the token checks, our auth's OpenAPI description)
 
 
 class AdminConfig(admin_apps.AdminConfig):

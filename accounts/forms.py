@@ -1,7 +1,8 @@
-"""Django admin forms for users: the same rules as the API (normalized unique email, last admin)."""
+"""Django admin forms for users: the API's rules, from the same services (unique email, last admin)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -9,26 +10,34 @@ from django.contrib.auth.forms import AdminPasswordChangeForm, BaseUserCreationF
 from django.core.exceptions import ValidationError
 
 from accounts.models import User
-from accounts.services import DUPLICATE_EMAIL, ensure_an_admin_remains, user_save_new_password
+from accounts.services import ensure_an_admin_remains, ensure_email_free, user_save_new_password
 
 
-def _clean_unique_email(form: forms.ModelForm[User]) -> str:
-    email = User.objects.normalize_email(form.cleaned_data.get("email"))
-    if User.objects.with_email(email).exclude(pk=form.instance.pk).exists():
-        raise forms.ValidationError(DUPLICATE_EMAIL)
-    return email
+def _refusal_as_form_error(form: forms.BaseForm, rule: Callable[..., object], **arguments: Any) -> None:
+    """Run a service's rule on what the form holds; its `ValidationError` becomes the form's error."""
+    try:
+        rule(**arguments)
+    except ValidationError as error:
+        form.add_error(None, error)
 
 
 class UserAddForm(BaseUserCreationForm):
+    """The admin's "add user" form; `UserAdmin.save_model` creates the user with `user_create`."""
+
     class Meta:
         model = User
         fields = ("email", "full_name", "role")
 
-    def clean_email(self) -> str:
-        return _clean_unique_email(self)
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "email" in cleaned:
+            _refusal_as_form_error(self, ensure_email_free, email=cleaned["email"])
+        return cleaned
 
 
 class UserEditForm(UserChangeForm):
+    """The admin's "change user" form; `UserAdmin.save_model` saves it with `user_update`."""
+
     end_sessions = forms.BooleanField(
         required=False,
         label="End all sessions",
@@ -39,15 +48,12 @@ class UserEditForm(UserChangeForm):
         model = User
         fields = ("email", "full_name", "role", "is_active")
 
-    def clean_email(self) -> str:
-        return _clean_unique_email(self)
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        try:
-            ensure_an_admin_remains(user=self.instance, role=cleaned.get("role"), is_active=cleaned.get("is_active"))
-        except ValidationError as error:
-            self.add_error(None, error)
+        if "email" in cleaned:
+            _refusal_as_form_error(self, ensure_email_free, email=cleaned["email"], user=self.instance)
+        role, is_active = cleaned.get("role"), cleaned.get("is_active")
+        _refusal_as_form_error(self, ensure_an_admin_remains, user=self.instance, role=role, is_active=is_active)
         return cleaned
 
 

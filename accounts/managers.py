@@ -37,21 +37,9 @@ class UserQuerySet(models.QuerySet["User"]):
         return self.annotate(session_live=models.Exists(live))
 
 
-class UserManager(BaseUserManager["User"]):
-    def get_queryset(self) -> UserQuerySet:
-        return UserQuerySet(self.model, using=self._db)
-
-    def active(self) -> UserQuerySet:
-        return self.get_queryset().active()
-
-    def active_admins(self) -> UserQuerySet:
-        return self.get_queryset().active_admins()
-
-    def with_email(self, email: str) -> UserQuerySet:
-        return self.get_queryset().with_email(email)
-
-    def with_session_state(self, session_id: int) -> UserQuerySet:
-        return self.get_queryset().with_session_state(session_id)
+# django-stubs cannot type a dynamic base class; the methods are typed on `UserQuerySet`.
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+    """The queryset's methods (`User.objects.active()`, ...) and what Django's auth asks of a manager."""
 
     @classmethod
     def normalize_email(cls, email: str | None) -> str:

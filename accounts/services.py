@@ -7,6 +7,7 @@ of two errors, which the views turn into HTTP answers: `AuthenticationError` (40
 """
 
 import logging
+from typing import TypedDict, Unpack
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
@@ -25,6 +26,7 @@ from accounts.models import RefreshTokenFamily, RevocationReason, Role, User
 from accounts.throttling import LoginFailureThrottle, password_reset_retry_after, refresh_retry_after
 from accounts.tokens import TokenPair
 from common.client import Client
+from common.updates import model_update
 
 logger = logging.getLogger(__name__)
 
@@ -171,9 +173,7 @@ def user_create(
     *, email: str, password: str, role: Role = Role.USER, full_name: str = "", welcome: bool = False
 ) -> User:
     """Create an account; `welcome` mails the new user (in the background, once committed)."""
-    user = User(email=User.objects.normalize_email(email), full_name=full_name, role=role)
-    if User.objects.with_email(user.email).exists():
-        raise ValidationError({"email": DUPLICATE_EMAIL})
+    user = User(email=ensure_email_free(email=email), full_name=full_name, role=role)
     _set_password(user, password, field="password")
     try:
         with transaction.atomic():
@@ -190,42 +190,33 @@ def user_welcome(*, user: User) -> None:
     _enqueue_on_commit(jobs.send_welcome_email, user.pk)
 
 
-def user_update(
-    *,
-    user: User,
-    by: User | None = None,
-    email: str | None = None,
-    full_name: str | None = None,
-    role: Role | None = None,
-    is_active: bool | None = None,
-) -> User:
-    """Change an account; `None` leaves a field as it is. `by` is who asked, for the security log.
+class UserChanges(TypedDict, total=False):
+    """What `user_update` may change; a field not given is left as it is."""
+
+    email: str
+    full_name: str
+    role: Role
+    is_active: bool
+
+
+def user_update(*, user: User, by: User | None = None, **changes: Unpack[UserChanges]) -> User:
+    """Change the fields given. `by` is who asked, for the security log.
 
     Demoting or deactivating an admin locks every active admin row first, so two admins demoting
     each other at the same moment cannot leave the system without one. Deactivation ends every
     session of the user and refuses their access tokens at once.
     """
-    changed: list[str] = []
     previous_role = user.role
+    if "email" in changes:
+        changes["email"] = User.objects.normalize_email(changes["email"])
     with transaction.atomic():
-        ensure_an_admin_remains(user=user, role=role, is_active=is_active)
-        if email is not None and User.objects.normalize_email(email) != user.email:
-            user.email = User.objects.normalize_email(email)
-            if User.objects.with_email(user.email).exclude(pk=user.pk).exists():
-                raise ValidationError({"email": DUPLICATE_EMAIL})
-            changed.append("email")
-        if full_name is not None and full_name != user.full_name:
-            user.full_name = full_name
-            changed.append("full_name")
-        if role is not None and role != user.role:
-            user.role = role
-            changed.append("role")
-        if is_active is not None and is_active != user.is_active:
-            user.is_active = is_active
-            changed.append("is_active")
-            if not is_active:
-                tokens.revoke_all_tokens(user, RevocationReason.DEACTIVATION)
-                changed.append("token_version")
+        ensure_an_admin_remains(user=user, role=changes.get("role"), is_active=changes.get("is_active"))
+        changed = model_update(instance=user, fields=UserChanges.__annotations__, data=changes)
+        if "email" in changed:
+            ensure_email_free(email=user.email, user=user)
+        if "is_active" in changed and not user.is_active:
+            tokens.revoke_all_tokens(user, RevocationReason.DEACTIVATION)
+            changed.append("token_version")
         if changed:
             try:
                 with transaction.atomic():
@@ -339,6 +330,21 @@ def _set_password(user: User, password: str, *, field: str) -> None:
     except ValidationError as exc:
         raise ValidationError({field: exc.messages}) from exc
     user.set_password(password)
+
+
+def ensure_email_free(*, email: str, user: User | None = None) -> str:
+    """`email` normalised, if no account but `user` has it; a `ValidationError` on `email` otherwise.
+
+    The database's unique index is the last word (two sign-ups at the same moment); this check
+    gives the clear error in every other case, for the API and the admin site alike.
+    """
+    email = User.objects.normalize_email(email)
+    others = User.objects.with_email(email)
+    if user is not None and user.pk is not None:
+        others = others.exclude(pk=user.pk)
+    if others.exists():
+        raise ValidationError({"email": DUPLICATE_EMAIL})
+    return email
 
 
 def ensure_an_admin_remains(*, user: User, role: Role | None, is_active: bool | None) -> None:

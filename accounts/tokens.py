@@ -151,7 +151,7 @@ def user_for_access_token(access: Token) -> User:
     session refuses its access tokens at once without a second query per request.
     """
     user = User.objects.with_session_state(_id_claim(access, SESSION_CLAIM)).filter(pk=token_user_id(access)).first()
-    if user is None or not user.session_live:  # type: ignore[attr-defined]
+    if user is None or not user.session_live:
         raise InvalidTokenError
     _check_user(user, access)
     return user

@@ -5,7 +5,6 @@ bearer token. Under gunicorn, `PROMETHEUS_MULTIPROC_DIR` makes every worker's fi
 """
 
 import hmac
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -73,7 +72,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if not token or not hmac.compare_digest(sent.encode(), token.encode()):
         raise Http404
     registry: Any = None
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     body = generate_latest(registry) if registry is not None else generate_latest()

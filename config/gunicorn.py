@@ -23,8 +23,10 @@ max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
 # Load the app before forking: workers share its memory and a broken app fails at startup.
 preload_app = True
-# Logs to stdout/stderr for the container runtime; the access log as one JSON object per line.
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+# Logs to stdout/stderr for the container runtime. The app logs one line per request already
+# (`common.request_context`, with the user and request id), so gunicorn's own access log is off unless
+# GUNICORN_ACCESS_LOG names a file ("-" for stdout), then one JSON object per line.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = (

@@ -4,6 +4,7 @@ Every variable read here is documented in `.env.example`. A `.env` file beside `
 when present; variables already set in the environment win over it.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,8 +17,6 @@ from config.dev_keys import development_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")
 # Every variable this module reads. An empty one (as in a fresh copy of .env.example) means
 # "use the default".
 VARIABLES = (
@@ -81,9 +80,18 @@ THROTTLE_VARIABLES = (
     "THROTTLE_ANON",
     "THROTTLE_USER",
 )
-for _name in VARIABLES:
-    if env.ENVIRON.get(_name) == "":
-        del env.ENVIRON[_name]
+
+
+class _Env(environ.Env):
+    """django-environ's reader over a copy of the environment: reading `.env` and dropping empty
+    values never changes `os.environ`, which libraries and child processes see."""
+
+    ENVIRON = dict(os.environ)
+
+
+_Env.read_env(BASE_DIR / ".env")  # fills the copy; variables already set win
+_Env.ENVIRON = {name: value for name, value in _Env.ENVIRON.items() if value != "" or name not in VARIABLES}
+env = _Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -357,7 +365,7 @@ SIMPLE_JWT = {
     "ISSUER": env.str("JWT_ISSUER", default="tasks-api"),
     "AUDIENCE": env.str("JWT_AUDIENCE", default="tasks-api"),
     # Seconds of clock skew tolerated on `exp`; at most a few.
-    "LEEWAY": min(env.int("JWT_LEEWAY_SECONDS", default=2), 5),
+    "LEEWAY": env.int("JWT_LEEWAY_SECONDS", default=2),  # at most 5: `accounts.checks` refuses more
 }
 # A session (refresh-token family) ends this long after the login that started it, however often
 # it is refreshed: a stolen refresh token cannot be kept alive for ever.
@@ -434,6 +442,8 @@ TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
 # send it as a bearer token. Under gunicorn, set PROMETHEUS_MULTIPROC_DIR to a writable directory
 # so that the figures of every worker are added up.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# From the process's environment, not `.env`: prometheus_client (and gunicorn's config) read it there.
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 # Error reporting to Sentry when SENTRY_DSN is set: no personal data, request body or local
 # variable is sent, and every report is scrubbed of secrets (common/sentry.py).

@@ -7,3 +7,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_wsgi_application()
+
+# Refuse to serve with an unsafe token setting (gunicorn preloads this module, so it fails at start).
+from accounts.checks import verify_token_settings  # noqa: E402 (needs the app registry loaded above)
+
+verify_token_settings()

@@ -7,9 +7,7 @@ from tasks.models import Priority, Task, TaskStatus
 
 class TaskFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=TaskStatus.choices)
-    priority = django_filters.ChoiceFilter(
-        choices=[(member.label, member.label) for member in Priority], method="filter_priority"
-    )
+    priority = django_filters.ChoiceFilter(choices=[(n, n) for n in Priority.labels], method="filter_priority")
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte", label="Due on or before")
     due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte", label="Due on or after")
     owner = IdFilter(field_name="owner_id", label="Owner's user id (admins)")

@@ -10,16 +10,13 @@ class PriorityField(serializers.ChoiceField):
     """`low` | `medium` | `high` on the wire; a number in the database so that it sorts."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(choices=[member.label for member in Priority], **kwargs)
+        super().__init__(choices=Priority.labels, **kwargs)
 
     def to_internal_value(self, data: Any) -> Priority:  # type: ignore[override]
         return Priority.from_name(super().to_internal_value(data))
 
     def to_representation(self, value: Any) -> str:
-        return Priority(value).label
-
-
-_PRIORITY_NAMES = {member.value: member.label for member in Priority}
+        return Priority.name_of(value)
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -57,7 +54,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "title": instance.title,
             "description": instance.description,
             "status": instance.status,
-            "priority": _PRIORITY_NAMES[instance.priority],
+            "priority": Priority.name_of(instance.priority),
             "due_date": instance.due_date,
             "owner": instance.owner_id,
             "created_at": instance.created_at,

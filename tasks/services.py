@@ -1,10 +1,12 @@
 """Business rules that change tasks."""
 
 import datetime
+from typing import TypedDict, Unpack
 
 from django.utils import timezone
 
 from accounts.models import User
+from common.updates import model_update
 from tasks.models import Priority, Task, TaskStatus
 
 
@@ -23,26 +25,20 @@ def task_create(
     return task
 
 
-_UNSET = object()
+class TaskChanges(TypedDict, total=False):
+    """What `task_update` may change; a field not given is left as it is."""
+
+    title: str
+    description: str
+    status: TaskStatus
+    priority: Priority
+    due_date: datetime.date | None  # None clears it
 
 
-def task_update(
-    *,
-    task: Task,
-    title: str | None = None,
-    description: str | None = None,
-    status: TaskStatus | None = None,
-    priority: Priority | None = None,
-    due_date: datetime.date | object | None = _UNSET,
-) -> Task:
-    """Change a task; `None` leaves a field as it is (for `due_date`, `None` clears it)."""
+def task_update(*, task: Task, **changes: Unpack[TaskChanges]) -> Task:
+    """Change the fields given, stamping or clearing `completed_at` as the status says."""
     previous_status = task.status
-    changes = {"title": title, "description": description, "status": status, "priority": priority}
-    for field, value in changes.items():
-        if value is not None:
-            setattr(task, field, value)
-    if due_date is not _UNSET:
-        task.due_date = due_date  # type: ignore[assignment]
+    model_update(instance=task, fields=TaskChanges.__annotations__, data=changes)
     stamp_completion(task, previous_status=previous_status)
     task.save()
     return task

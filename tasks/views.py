@@ -6,7 +6,6 @@ from rest_framework import viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.serializers import BaseSerializer
 
-from accounts.permissions import IsOwnerOrAdmin
 from common.filters import QueryParamFilterBackend, StableOrderingFilter
 from tasks import services
 from tasks.filters import TaskFilter
@@ -27,7 +26,9 @@ class TaskViewSet(viewsets.ModelViewSet):
     """Tasks. Another user's task answers 404, so its existence is not revealed."""
 
     serializer_class = TaskSerializer
-    permission_classes = (IsAuthenticated, IsOwnerOrAdmin)
+    # No object permission: the queryset holds only the tasks the caller may see, so another
+    # user's task is a 404 before any object check could run.
+    permission_classes = (IsAuthenticated,)
     lookup_value_regex = r"\d+"
     filter_backends = (QueryParamFilterBackend, StableOrderingFilter)
     filterset_class = TaskFilter

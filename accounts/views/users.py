@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.filters import UserFilter
 from accounts.models import User
-from accounts.permissions import IsAdminRole
 from accounts.serializers import (
     PasswordChangeSerializer,
     ProfileUpdateSerializer,
@@ -104,7 +103,7 @@ class UserViewSet(
 ):
     """User management for admins. Users are deactivated, never deleted."""
 
-    permission_classes = (IsAuthenticated, IsAdminRole)
+    permission_classes = (IsAdminUser,)  # an admin is staff (`User.is_staff`), and only active users are
     serializer_class = UserSerializer
     queryset = User.objects.all()
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
