@@ -47,6 +47,7 @@ VARIABLES = (
     "DATABASE_POOL_MAX_SIZE",
     "DATABASE_POOL_TIMEOUT",
     "DATABASE_CONNECT_TIMEOUT",
+    "DATABASE_PGBOUNCER",
     "ARGON2_TIME_COST",
     "ARGON2_MEMORY_COST_KIB",
     "ARGON2_PARALLELISM",
@@ -193,6 +194,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when the database is unreachable: the request gets a 503 instead of hanging.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+# Behind PgBouncer in transaction mode each transaction may run on another server connection, so
+# nothing may outlive a transaction there: no server-side cursor (a named cursor lives on one
+# server connection across statements), no prepared statement (psycopg prepares a query it sees
+# often, on one server connection), and no pool of our own (PgBouncer is the pool). Connections to
+# PgBouncer are cheap and stay persistent. Connection math: see the README's scaling section.
+DATABASE_PGBOUNCER = env.bool("DATABASE_PGBOUNCER", default=False)
+if DATABASE_PGBOUNCER:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_PGBOUNCER=true needs a PostgreSQL DATABASE_URL (PgBouncer's address).")
+    if env.bool("DATABASE_POOL", default=False):
+        raise ImproperlyConfigured(
+            "Set DATABASE_POOL=false with DATABASE_PGBOUNCER=true: PgBouncer pools the connections."
+        )
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=False):
     # psycopg's connection pool, one per process; connections are checked before being handed out.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
