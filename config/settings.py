@@ -44,6 +44,12 @@ VARIABLES = (
     "DATABASE_POOL_MAX_SIZE",
     "DATABASE_POOL_TIMEOUT",
     "DATABASE_CONNECT_TIMEOUT",
+    "DATABASE_STATEMENT_TIMEOUT_MS",
+    "DATABASE_LOCK_TIMEOUT_MS",
+    "REDIS_TIMEOUT_SECONDS",
+    "CACHE_RETRY_SECONDS",
+    "JOB_STALE_AFTER_SECONDS",
+    "JOB_MAX_RUN_SECONDS",
     "ARGON2_TIME_COST",
     "ARGON2_MEMORY_COST_KIB",
     "ARGON2_PARALLELISM",
@@ -166,6 +172,16 @@ TEMPLATES = [
 ]
 
 # Database: SQLite is the embedded default; production and CI use PostgreSQL through psycopg 3.
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=5000)
+DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=2000)
+# What the commands that work on the database on purpose for long use instead (PostgreSQL only;
+# 0 means no limit): a migration may rewrite a big table, but must not queue long behind another
+# transaction's lock, since every query on that table would then queue behind the migration;
+# maintenance deletes in batches, which may take longer than a request's statement may.
+DATABASE_COMMAND_TIMEOUTS_MS = {
+    "migrate": {"statement_timeout": 0, "lock_timeout": 10_000},
+    "maintenance": {"statement_timeout": 300_000, "lock_timeout": 10_000},
+}
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -179,6 +195,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when the database is unreachable: the request gets a 503 instead of hanging.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+    # No request holds a worker for as long as a lock lasts: a statement waiting on a lock longer
+    # than the lock timeout, or running longer than the statement timeout, is stopped by PostgreSQL
+    # (its transaction rolled back) and the request answers 503. Sent as startup options, so they
+    # cost no statement. Commands that do long work on purpose set their own (DATABASE_COMMAND_TIMEOUTS_MS).
+    DATABASES["default"]["OPTIONS"]["options"] = (
+        f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS} -c lock_timeout={DATABASE_LOCK_TIMEOUT_MS}"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=False):
     # psycopg's connection pool, one per process; connections are checked before being handed out.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
