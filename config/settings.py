@@ -6,6 +6,7 @@ when present; variables already set in the environment win over it.
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -222,13 +223,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Caches: Redis when REDIS_URL is set, process-local memory otherwise. Rate-limit counters live in
 # their own cache ("throttle") so that clearing the default cache never resets a limit; with
-# local memory they count per process only, so several workers need Redis.
+# local memory they count per process only, so several workers need Redis. While Redis is
+# unreachable (longer than REDIS_TIMEOUT_SECONDS) each process falls back to its own memory and
+# tries Redis again every CACHE_RETRY_SECONDS (common/cache.py): the API keeps serving.
 _REDIS_URL = env.str("REDIS_URL", default="")
+_REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
+_CACHE_RETRY_SECONDS = env.float("CACHE_RETRY_SECONDS", default=5.0)
 
 
-def _cache(prefix: str) -> dict[str, str]:
+def _cache(prefix: str) -> dict[str, Any]:
     if _REDIS_URL:
-        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL, "KEY_PREFIX": prefix}
+        return {
+            "BACKEND": "common.cache.FallbackRedisCache",
+            "LOCATION": _REDIS_URL,
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {
+                "RETRY_SECONDS": _CACHE_RETRY_SECONDS,
+                "socket_connect_timeout": _REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": _REDIS_TIMEOUT_SECONDS,
+            },
+        }
     return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
 
 
