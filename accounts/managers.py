@@ -40,6 +40,19 @@ class UserManager(BaseUserManager["User"]):
     def with_email(self, email: str) -> UserQuerySet:
         return self.get_queryset().with_email(email)
 
+    def claim_welcome_email(self, user_id: int) -> bool:
+        """Mark the user's welcome mail as sent, unless it already is; whether this call marked it.
+
+        One atomic UPDATE, so of two runs of the job (a worker re-running it) only one sends.
+        """
+        return bool(
+            self.filter(pk=user_id, welcome_email_sent_at__isnull=True).update(welcome_email_sent_at=timezone.now())
+        )
+
+    def release_welcome_email(self, user_id: int) -> None:
+        """The mail could not be sent after all: let the next attempt send it."""
+        self.filter(pk=user_id).update(welcome_email_sent_at=None)
+
     @classmethod
     def normalize_email(cls, email: str | None) -> str:
         """The whole address lower-cased and trimmed: one spelling per mailbox."""

@@ -127,12 +127,13 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "corsheaders",
     "django_filters",
-    "django_tasks_db",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "common",
     "accounts",
     "tasks",
+    # After `common`, whose `db_worker` (the library's, made to survive killed workers) wins.
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -428,6 +429,16 @@ TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASK_BACKEND]}}
 # results are kept.
 MAINTENANCE_INTERVAL_SECONDS = env.int("MAINTENANCE_INTERVAL_SECONDS", default=3600)
 TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
+# A job is stopped (and marked failed) after JOB_MAX_RUN_SECONDS; one still RUNNING after
+# JOB_STALE_AFTER_SECONDS has lost its worker and is run again (common/job_recovery.py). Stale
+# must be longer than the longest run, or a live job could be started a second time.
+JOB_MAX_RUN_SECONDS = env.int("JOB_MAX_RUN_SECONDS", default=300)
+JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=600)
+if JOB_STALE_AFTER_SECONDS <= JOB_MAX_RUN_SECONDS:
+    raise ImproperlyConfigured(
+        f"JOB_STALE_AFTER_SECONDS ({JOB_STALE_AFTER_SECONDS}) must be longer than JOB_MAX_RUN_SECONDS "
+        f"({JOB_MAX_RUN_SECONDS}): a job still running after it is taken for one whose worker died."
+    )
 
 # Metrics: Prometheus text at /metrics, only when METRICS_TOKEN is set, and only for requests that
 # send it as a bearer token. Under gunicorn, set PROMETHEUS_MULTIPROC_DIR to a writable directory
