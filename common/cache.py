@@ -25,6 +25,11 @@ from common.metrics import CACHE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
+# Per process, not per cache object: Django makes one cache object per thread, and an outage (its
+# log line, the next try) is the process's. Cache name -> monotonic time of the next try of Redis.
+_outages: dict[str, float] = {}
+_outages_lock = threading.Lock()
+
 
 class FallbackRedisCache(BaseCache):
     """Django's RedisCache, or a LocMemCache of this process while Redis cannot be reached."""
@@ -35,18 +40,17 @@ class FallbackRedisCache(BaseCache):
         super().__init__({**params, "OPTIONS": {}})
         self.name = str(params.get("KEY_PREFIX") or server)
         self.shared = RedisCache(server, {**params, "OPTIONS": options})
+        # LocMemCache keeps its data per process under this name, shared by every thread.
         self.local = LocMemCache(f"fallback-{self.name}", {**params, "OPTIONS": {}})
-        self._lock = threading.Lock()
-        self._down_until: float | None = None  # monotonic time of the next try; None: not in an outage
 
     @property
     def degraded(self) -> bool:
         """True while this process serves the cache from its own memory."""
-        return self._down_until is not None
+        return self.name in _outages
 
     def _call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
         """Run `operation` on the shared cache, or on the local one during an outage."""
-        down_until = self._down_until
+        down_until = _outages.get(self.name)
         if down_until is None or time.monotonic() >= down_until:
             try:
                 result = getattr(self.shared, operation)(*args, **kwargs)
@@ -60,9 +64,9 @@ class FallbackRedisCache(BaseCache):
         return getattr(self.local, operation)(*args, **kwargs)
 
     def _went_down(self, error: RedisError) -> None:
-        with self._lock:
-            first = self._down_until is None
-            self._down_until = time.monotonic() + self.retry_seconds
+        with _outages_lock:
+            first = self.name not in _outages
+            _outages[self.name] = time.monotonic() + self.retry_seconds
         if first:
             logger.warning(
                 "Cache %r unreachable, using this process's memory until it answers (retried every %s s): %s",
@@ -73,8 +77,8 @@ class FallbackRedisCache(BaseCache):
             )
 
     def _came_back(self) -> None:
-        with self._lock:
-            was_down, self._down_until = self._down_until is not None, None
+        with _outages_lock:
+            was_down = _outages.pop(self.name, None) is not None
         if was_down:
             logger.info("Cache %r reachable again", self.name, extra={"event": "cache_recovered", "cache": self.name})
 

@@ -182,3 +182,20 @@ def test_when_redis_is_back_the_shared_counters_are_used_again_without_a_restart
     counts = [int(shared.get(key) or 0) for key in shared.scan_iter(f"{prefix}-throttle:*")]
     assert max(counts) == 2, "Redis counted the failures before and after the outage, not the one during it"
     assert api_client.get("/health/ready").json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
+
+
+def test_the_outage_is_logged_once_per_process_whatever_the_threads(
+    redis_down: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Django makes a cache object per thread (a gthread worker has several): the outage is the process's."""
+
+    def use_the_cache() -> None:
+        caches["default"].set("key", "value")
+
+    threads = [threading.Thread(target=use_the_cache) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    use_the_cache()
+    assert sum("unreachable" in record.getMessage() for record in caplog.records) == 1
