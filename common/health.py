@@ -56,7 +56,7 @@ class ReadyView(HealthView):
 
 
 def _check(probe: Callable[[], str | None]) -> str:
-    """ "ok", what the probe says (such as "degraded"), or "unavailable" when it raises."""
+    """The probe's own answer (such as "degraded"); "ok" when it has none; "unavailable" when it raises."""
     try:
         result = probe()
     except Exception as error:
