@@ -135,8 +135,13 @@ def test_a_statement_stopped_by_the_statement_timeout_answers_503_and_writes_not
     with connection.cursor() as cursor:  # the request's connection: no lock limit, a short statement limit
         cursor.execute("SET lock_timeout = 0")
         cursor.execute("SET statement_timeout = 300")
-
-    response = user_client.put(f"/api/v1/tasks/{task.pk}/", {"title": "after", "status": "done"}, format="json")
+    try:
+        response = user_client.put(f"/api/v1/tasks/{task.pk}/", {"title": "after", "status": "done"}, format="json")
+    finally:
+        # Back to the connection's own limits: the test database's flush after this test uses it too.
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+            cursor.execute("RESET statement_timeout")
 
     assert response.status_code == 503
     assert response["Retry-After"]
@@ -144,6 +149,7 @@ def test_a_statement_stopped_by_the_statement_timeout_answers_503_and_writes_not
     other_session.rollback()
     stored = Task.objects.get(pk=task.pk)
     assert (stored.title, stored.status, stored.completed_at) == ("before", "todo", None)
+    assert (_setting("statement_timeout"), _setting("lock_timeout")) == ("5s", "2s")
 
 
 @needs_postgresql
