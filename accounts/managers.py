@@ -36,6 +36,19 @@ class UserQuerySet(models.QuerySet["User"]):
         live = RefreshTokenFamily.objects.live().filter(pk=session_id, user=models.OuterRef("pk"))
         return self.annotate(session_live=models.Exists(live))
 
+    def claim_welcome_email(self, user_id: int) -> bool:
+        """Mark the user's welcome mail as sent, unless it already is; whether this call marked it.
+
+        One atomic UPDATE, so of two runs of the job (a worker re-running it) only one sends.
+        """
+        return bool(
+            self.filter(pk=user_id, welcome_email_sent_at__isnull=True).update(welcome_email_sent_at=timezone.now())
+        )
+
+    def release_welcome_email(self, user_id: int) -> None:
+        """The mail could not be sent after all: let the next attempt send it."""
+        self.filter(pk=user_id).update(welcome_email_sent_at=None)
+
 
 # django-stubs cannot type a dynamic base class; the methods are typed on `UserQuerySet`.
 class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
