@@ -7,6 +7,7 @@ import jwt
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from tests.assertions import assert_json_error
 from tests.factories import DEFAULT_PASSWORD
 
 LOGIN_URL = "/api/v1/auth/login"
@@ -66,12 +67,7 @@ def assert_token_pair(response: Any) -> dict[str, Any]:
 
 
 def assert_unauthorized(response: Any) -> None:
-    assert response.status_code == 401, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    assert body["code"]
+    assert_json_error(response, 401)
 
 
 def logout(client: APIClient, token: str) -> Any:

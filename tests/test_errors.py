@@ -1,7 +1,6 @@
 """Every answer under /api/ is JSON, bad input is a 4xx, and a refused request writes nothing."""
 
 import json
-from typing import Any
 
 import pytest
 from django.db import InterfaceError, OperationalError
@@ -13,18 +12,10 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from common.middleware import JSONErrorsForAPIMiddleware
 from tasks.models import Task
+from tests.assertions import assert_json_error
 from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def assert_json_error(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    return body
 
 
 @pytest.mark.parametrize(
