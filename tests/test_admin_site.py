@@ -1,6 +1,9 @@
 """The Django admin site: who may enter, managing users and tasks, and no query per row."""
 
+from typing import Any
+
 import pytest
+from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -59,6 +62,18 @@ def test_creating_a_user_through_the_admin_hashes_the_password(admin_site: Clien
     assert created.check_password("a-fresh-passphrase-42")
     listing = admin_site.get("/admin/accounts/user/", {"q": "new.person"})
     assert b"new.person@example.com" in listing.content
+
+
+def test_a_user_added_in_the_admin_is_created_by_the_api_service_and_welcomed(
+    admin_site: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    form = {"email": "welcome@example.com", "role": Role.USER, "password1": "a-fresh-passphrase-42"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_site.post("/admin/accounts/user/add/", {**form, "password2": form["password1"]})
+    assert response.status_code == 302, response.content
+    created = User.objects.get(email="welcome@example.com")
+    assert response["Location"].endswith(f"/admin/accounts/user/{created.pk}/change/")
+    assert [message.to for message in mail.outbox] == [["welcome@example.com"]]
 
 
 def test_the_admin_form_applies_the_password_validators(admin_site: Client) -> None:
