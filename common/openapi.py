@@ -8,9 +8,23 @@ from drf_spectacular import openapi
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
+from common.exceptions import PROBLEM_CONTENT_TYPE
+
+
+class MessageSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What happened, for a person to read.")
+    code = serializers.CharField(help_text="What happened, for a program to test.")
+
 
 class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+    """An RFC 9457 problem detail, sent as `application/problem+json`."""
+
+    type = serializers.CharField(
+        help_text="A URI reference naming the problem type, stable per `code`: `/api/problems/<code>` describes it."
+    )
+    title = serializers.CharField(help_text="A short summary of the problem type; the same for every `code`.")
+    status = serializers.IntegerField(help_text="The HTTP status code of this answer.")
+    detail = serializers.CharField(help_text="What went wrong this time, for a person to read.")
     code = serializers.CharField(help_text="What went wrong, for a program to test.")
 
 
@@ -37,6 +51,10 @@ class AutoSchema(openapi.AutoSchema):
             if code not in responses:
                 responses[code] = self._get_response_for_code(serializer, code, direction=direction)
                 responses[code]["description"] = description
+        for code, response in responses.items():
+            content = response.get("content", {})
+            if code >= "400" and "application/json" in content:
+                content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
         return responses
 
     def _error_responses(self) -> list[tuple[str, type[serializers.Serializer[Any]], str]]:

@@ -70,6 +70,15 @@ def test_every_operation_documents_its_errors(schema: dict[str, Any]) -> None:
             assert "401" in codes, (path, method)
 
 
+def test_every_error_is_documented_as_a_problem_detail(schema: dict[str, Any]) -> None:
+    for path, method, op in operations(schema):
+        for code, response in op["responses"].items():
+            if code >= "400" and not path.startswith("/health"):
+                assert set(response["content"]) == {"application/problem+json"}, (path, method, code)
+    problem = schema["components"]["schemas"]["Error"]
+    assert {"type", "title", "status", "detail", "code"} <= set(problem["required"])
+
+
 def test_login_documents_the_form_and_json_bodies_it_accepts(schema: dict[str, Any]) -> None:
     login = next(op for path, method, op in operations(schema) if path.rstrip("/") == "/api/v1/auth/login")
     content = login["requestBody"]["content"]

@@ -10,6 +10,7 @@ from accounts.models import Role, User
 from accounts.tokens import issue_token_pair
 from tasks.models import Task
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, TaskFactory, UserFactory
+from tests.problem_helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
 
@@ -39,14 +40,7 @@ def assert_invalid(response: Any, field: str) -> dict[str, Any]:
 
 
 def assert_error(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    assert isinstance(body.get("code"), str), f"error body without a code: {body}"
-    assert body["code"]
-    return body
+    return assert_problem(response, status)
 
 
 def snapshot(user: User) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from accounts.serializers import (
 )
 from accounts.throttling import LoginFailureThrottle, refresh_retry_after
 from common.client import client_address
-from common.openapi import ErrorSerializer
+from common.openapi import ErrorSerializer, MessageSerializer
 from common.parsers import StrictJSONParser
 from common.throttling import AddressRateThrottle
 
@@ -164,7 +164,7 @@ class PasswordResetView(TokenEndpoint):
         tags=["auth"],
         summary="Email a password-reset link",
         request=PasswordResetRequestSerializer,
-        responses={202: OpenApiResponse(ErrorSerializer, description=PASSWORD_RESET_ACCEPTED), 429: _throttled},
+        responses={202: OpenApiResponse(MessageSerializer, description=PASSWORD_RESET_ACCEPTED), 429: _throttled},
     )
     def post(self, request: Request) -> Response:
         serializer = PasswordResetRequestSerializer(data=request.data)
