@@ -54,6 +54,18 @@ class BadRequest(exceptions.APIException):
     default_code = "bad_request"
 
 
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The resource changed since the version named in If-Match; fetch it again."
+    default_code = "precondition_failed"
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = "Send If-Match with the ETag of the version you are changing."
+    default_code = "precondition_required"
+
+
 class ServerError(exceptions.APIException):
     status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
     default_detail = "Internal server error."

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular import openapi
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
@@ -40,6 +42,36 @@ class ValidationErrorSerializer(ErrorSerializer):
 
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+_ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 304],
+    description='The version of the resource, a strong entity tag (`"3"`).',
+)
+# Conditional requests (RFC 9110 section 13) on one resource; see `common.conditional`.
+CONDITIONAL_READ = [
+    OpenApiParameter(
+        "If-None-Match",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        description="ETags the client holds: while one is current the answer is 304 with no body.",
+    ),
+    _ETAG,
+]
+CONDITIONAL_WRITE = [
+    OpenApiParameter(
+        "If-Match",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        description=(
+            "The ETag of the version being changed: 412 and nothing written if the resource changed since. "
+            "Required (428 without it) when the server sets `REQUIRE_IF_MATCH`."
+        ),
+    ),
+    _ETAG,
+]
 
 
 class AutoSchema(openapi.AutoSchema):

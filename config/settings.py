@@ -58,6 +58,8 @@ VARIABLES = (
     "CSRF_COOKIE_HTTPONLY",
     "CSRF_TRUSTED_ORIGINS",
     "CORS_ALLOWED_ORIGINS",
+    "REQUIRE_IF_MATCH",
+    "IDEMPOTENCY_KEY_TTL_HOURS",
     "TASK_BACKEND",
     "MAINTENANCE_INTERVAL_SECONDS",
     "TASK_RESULT_RETENTION_DAYS",
@@ -292,6 +294,12 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_HEADERS = ("authorization", "content-type", "x-request-id")
 CORS_EXPOSE_HEADERS = ("retry-after", "x-request-id")
+
+# Conditional writes: with REQUIRE_IF_MATCH on, changing or deleting a task without `If-Match`
+# answers 428, so that no client can overwrite a change it has not seen.
+REQUIRE_IF_MATCH = env.bool("REQUIRE_IF_MATCH", default=False)
+# How long the answer to a create sent with an `Idempotency-Key` is kept for replays.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 
 # Request bodies: anything larger is refused with 413 before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
