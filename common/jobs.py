@@ -8,13 +8,17 @@ from django.core.management import call_command
 from django.tasks import task, task_backends
 from django_tasks_db import DatabaseBackend
 
+from common.models import IdempotencyKey
+
 logger = logging.getLogger(__name__)
 
 
 @task()
 def maintenance() -> dict[str, str]:
-    """Prune expired refresh-token records and sessions, and old finished job results."""
+    """Prune expired refresh-token records and sessions, expired idempotency keys, and old job results."""
     report = {"tokens": _run("prune_tokens")}
+    pruned, _ = IdempotencyKey.objects.expired().delete()
+    report["idempotency_keys"] = f"Pruned {pruned} expired idempotency keys."
     if isinstance(task_backends["default"], DatabaseBackend):
         report["job_results"] = _run("prune_db_task_results", min_age_days=settings.TASK_RESULT_RETENTION_DAYS)
     logger.info("maintenance done", extra={"report": report})

@@ -74,8 +74,71 @@ CONDITIONAL_WRITE = [
 ]
 
 
+_RATE_LIMIT_HEADERS = [
+    OpenApiParameter(
+        "RateLimit-Policy",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=True,
+        description=(
+            "The limits this request counts against (IETF RateLimit header fields draft): "
+            '`"<policy>";q=<requests>;w=<seconds>`, one list member per policy.'
+        ),
+    ),
+    OpenApiParameter(
+        "RateLimit",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=True,
+        description='What remains of each policy: `"<policy>";r=<remaining>;t=<seconds until the window resets>`.',
+    ),
+]
+_IDEMPOTENCY_HEADERS = [
+    OpenApiParameter(
+        "Idempotency-Key",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        pattern=r"^[\x21-\x7e]{1,255}$",
+        description=(
+            "Makes the create safe to repeat: a repeat with the same key and body (within "
+            "`IDEMPOTENCY_KEY_TTL_HOURS`) gets the first answer again and writes nothing; the same key "
+            "with another body is a 422; a repeat while the first is running is a 409."
+        ),
+    ),
+    OpenApiParameter(
+        "Idempotent-Replayed",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[201],
+        enum=["true"],
+        description="`true` when this answer is the one kept for the `Idempotency-Key`, replayed.",
+    ),
+]
+_RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429, 503],
+    description="Seconds to wait before retrying.",
+)
+
+
 class AutoSchema(openapi.AutoSchema):
-    """drf-spectacular's schema, with the error answers our views and handlers really give."""
+    """drf-spectacular's schema, with the error answers and the headers our views really give."""
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters: list[Any] = list(super().get_override_parameters())
+        if self._is_idempotent():
+            parameters += _IDEMPOTENCY_HEADERS
+        if self.view.get_throttles():
+            parameters += _RATE_LIMIT_HEADERS
+        if not self.path.startswith("/health"):
+            parameters.append(_RETRY_AFTER)
+        return parameters
+
+    def _is_idempotent(self) -> bool:
+        action = getattr(self.view, "action", None) or self.method.lower()
+        return bool(getattr(getattr(self.view, action, None), "idempotent", False))
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
@@ -104,6 +167,9 @@ class AutoSchema(openapi.AutoSchema):
             errors.append(("403", ErrorSerializer, "The caller's role does not allow this."))
         if "{" in self.path or (method == "GET" and self._is_list_view()):
             errors.append(("404", ErrorSerializer, "No such resource, or no such page."))
+        if self._is_idempotent():
+            errors.append(("409", ErrorSerializer, "A request with this `Idempotency-Key` is still running."))
+            errors.append(("422", ErrorSerializer, "This `Idempotency-Key` came with another request body."))
         if has_body:
             errors.append(("413", ErrorSerializer, "The request body is too large."))
             errors.append(("415", ErrorSerializer, "The request body's content type is not accepted."))

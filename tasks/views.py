@@ -11,6 +11,7 @@ from rest_framework.serializers import BaseSerializer
 from accounts.permissions import IsOwnerOrAdmin
 from common.conditional import etag_for, not_modified, required_version
 from common.filters import QueryParamFilterBackend, StableOrderingFilter
+from common.idempotency import idempotent
 from common.openapi import CONDITIONAL_READ, CONDITIONAL_WRITE, ErrorSerializer
 from tasks import services
 from tasks.filters import TaskFilter
@@ -64,6 +65,10 @@ class TaskViewSet(viewsets.ModelViewSet):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller to scope to
             return Task.objects.none()
         return Task.objects.visible_to(self.request.user)  # type: ignore[arg-type]
+
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         serializer.instance = services.task_create(owner=self.request.user, **serializer.validated_data)  # type: ignore[arg-type]

@@ -153,7 +153,7 @@ def test_maintenance_prunes_expired_tokens_and_old_job_results(settings: Setting
 def test_maintenance_runs_on_the_immediate_backend_too() -> None:
     result = maintenance.enqueue()
     assert result.status == "SUCCESSFUL"
-    assert set(result.return_value) == {"tokens"}
+    assert set(result.return_value) == {"tokens", "idempotency_keys"}
 
 
 def test_schedule_maintenance_once_queues_one_job(settings: Settings) -> None:

@@ -22,6 +22,7 @@ from accounts.serializers import (
     UserUpdateSerializer,
 )
 from common.filters import QueryParamFilterBackend, StableOrderingFilter
+from common.idempotency import idempotent
 from common.openapi import ValidationErrorSerializer
 
 LAST_ADMIN = "The last active admin cannot be deactivated."
@@ -103,6 +104,7 @@ class UserViewSet(
     def get_queryset(self) -> QuerySet[User]:
         return User.objects.all()
 
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = UserCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
