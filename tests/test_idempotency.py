@@ -30,7 +30,7 @@ USERS = "/api/v1/users/"
 
 
 def create(client: APIClient, body: dict[str, Any], key: str | None = "key-1", url: str = TASKS) -> Any:
-    headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
+    headers: dict[str, Any] = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
     return client.post(url, body, format="json", **headers)
 
 

@@ -100,6 +100,8 @@ class UserViewSet(
     filterset_class = UserFilter
     ordering_fields = ("id", "email", "full_name", "role", "date_joined", "last_login")
     ordering = ("id",)
+    # `?cursor=` pages in the same order as `?page=`: the id is unique and indexed.
+    cursor_ordering = ("id",)
 
     def get_queryset(self) -> QuerySet[User]:
         return User.objects.all()
