@@ -292,8 +292,24 @@ SECURE_CSP = {
 # Cross-origin requests to the API from the browser origins listed (e.g. a web front end).
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = ("authorization", "content-type", "x-request-id")
-CORS_EXPOSE_HEADERS = ("retry-after", "x-request-id")
+# Request headers a browser may send, and response headers its scripts may read: every header of
+# the contract (conditional requests, idempotent creates, rate limits; see the README).
+CORS_ALLOW_HEADERS = (
+    "authorization",
+    "content-type",
+    "x-request-id",
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
+)
+CORS_EXPOSE_HEADERS = (
+    "retry-after",
+    "x-request-id",
+    "etag",
+    "idempotent-replayed",
+    "ratelimit",
+    "ratelimit-policy",
+)
 
 # Conditional writes: with REQUIRE_IF_MATCH on, changing or deleting a task without `If-Match`
 # answers 428, so that no client can overwrite a change it has not seen.

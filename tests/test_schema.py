@@ -8,6 +8,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -113,3 +114,16 @@ def test_docs_pages_load_their_assets_from_the_app_only(path: str) -> None:
     for url in urls:
         if url.startswith("/static/"):
             assert Client().get(url).status_code == 200, url
+
+
+def test_every_documented_header_crosses_origins(schema: dict[str, Any], settings: Settings) -> None:
+    """A browser client may send each request header of the schema and read each response header."""
+    sent, answered = set(), set()
+    for _, _, op in operations(schema):
+        sent |= {param["name"].lower() for param in op.get("parameters", []) if param["in"] == "header"}
+        for response in op["responses"].values():
+            answered |= {name.lower() for name in response.get("headers", {})}
+    assert {"if-match", "if-none-match", "idempotency-key"} <= sent
+    assert {"etag", "ratelimit", "ratelimit-policy", "retry-after", "idempotent-replayed"} <= answered
+    assert sent <= set(settings.CORS_ALLOW_HEADERS)
+    assert answered <= set(settings.CORS_EXPOSE_HEADERS)
