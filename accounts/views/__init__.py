@@ -5,6 +5,8 @@ from accounts.views.auth import (
     PasswordResetConfirmView,
     PasswordResetView,
     RefreshView,
+    SessionDetailView,
+    SessionListView,
 )
 from accounts.views.users import MePasswordView, MeView, UserViewSet
 
@@ -17,5 +19,7 @@ __all__ = [
     "PasswordResetConfirmView",
     "PasswordResetView",
     "RefreshView",
+    "SessionDetailView",
+    "SessionListView",
     "UserViewSet",
 ]

@@ -21,9 +21,11 @@ from accounts.serializers import (
     UserSerializer,
     UserUpdateSerializer,
 )
+from accounts.views.base import AccountsAPIView
+from common.client import client_of
 from common.filters import QueryParamFilterBackend, StableOrderingFilter
 from common.idempotency import idempotent
-from common.openapi import ValidationErrorSerializer
+from common.openapi import ErrorSerializer, ValidationErrorSerializer
 
 LAST_ADMIN = "The last active admin cannot be deactivated."
 
@@ -50,8 +52,11 @@ class MeView(APIView):
         return Response(UserSerializer(user).data)
 
 
-class MePasswordView(APIView):
-    """Change the caller's password; every access and refresh token issued before is refused."""
+class MePasswordView(AccountsAPIView):
+    """Change the caller's password; every access and refresh token issued before is refused.
+
+    A wrong current password counts as a failed login of the account: past the login limits, 429.
+    """
 
     permission_classes = (IsAuthenticated,)
 
@@ -59,12 +64,21 @@ class MePasswordView(APIView):
         tags=["users"],
         summary="Change the caller's password; every earlier token is revoked",
         request=PasswordChangeSerializer,
-        responses={204: None},
+        responses={
+            204: None,
+            429: OpenApiResponse(
+                ErrorSerializer, description="Too many wrong current passwords; retry after `Retry-After` seconds."
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.user_change_password(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        services.user_change_password(
+            user=request.user,  # type: ignore[arg-type]
+            client=client_of(request),
+            **serializer.validated_data,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
