@@ -12,6 +12,7 @@ turns what was raised into an `APIException` with `as_api_exception` and answers
 """
 
 import logging
+import math
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -164,7 +165,7 @@ def problem_response(exc: exceptions.APIException) -> Response:
     if auth_header := getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = auth_header
     if wait := getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(wait))
+        headers["Retry-After"] = str(math.ceil(wait))
     if isinstance(exc, DatabaseUnavailable):
         headers["Retry-After"] = str(exc.retry_after_seconds)
     response = Response(problem_body(exc), status=exc.status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
