@@ -15,6 +15,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tokens import issue_token_pair
+from common.exceptions import PreconditionFailed
+from tasks import services
 from tasks.models import Task, TaskStatus
 from tests.factories import TaskFactory, UserFactory
 from tests.problem_helpers import assert_problem
@@ -174,3 +176,24 @@ def test_parallel_updates_with_the_same_if_match_let_exactly_one_through(live_se
     fresh = Task.objects.get(pk=task.pk)
     assert fresh.title.startswith("Writer ")
     assert fresh.version == task.version + 1
+
+
+def test_task_update_with_a_stale_version_writes_nothing(task: Task) -> None:
+    stale = task.version
+    services.task_update(task=Task.objects.get(pk=task.pk), title="First")
+    with pytest.raises(PreconditionFailed):
+        services.task_update(task=Task.objects.get(pk=task.pk), title="Second", if_version=stale)
+    assert Task.objects.get(pk=task.pk).title == "First"
+    fresh = Task.objects.get(pk=task.pk)
+    current = fresh.version
+    done = services.task_update(task=fresh, status=TaskStatus.DONE, if_version=current)
+    assert done.version == current + 1 == Task.objects.get(pk=task.pk).version
+    assert Task.objects.get(pk=task.pk).completed_at is not None
+
+
+def test_task_delete_with_a_stale_version_keeps_the_task(task: Task) -> None:
+    with pytest.raises(PreconditionFailed):
+        services.task_delete(task=task, if_version=task.version + 1)
+    assert Task.objects.filter(pk=task.pk).exists()
+    services.task_delete(task=task, if_version=task.version)
+    assert not Task.objects.filter(pk=task.pk).exists()
