@@ -158,7 +158,9 @@ class AutoSchema(openapi.AutoSchema):
         public = not permissions or all(issubclass(p, AllowAny) for p in permissions)
         errors: list[tuple[str, type[serializers.Serializer[Any]], str]] = []
         has_body = method in _BODY_METHODS and self.get_request_serializer() is not None
-        filters = method == "GET" and getattr(view, "filterset_class", None) is not None
+        filters = method == "GET" and (
+            getattr(view, "filterset_class", None) is not None or getattr(view, "cursor_ordering", None) is not None
+        )
         if has_body or filters:
             errors.append(("400", ValidationErrorSerializer, "The input is invalid; each failing field is named."))
         if not public:

@@ -25,12 +25,14 @@ from common.filters import MAX_ID
 
 CURSOR = "cursor"
 INVALID_CURSOR = "Invalid cursor: send back a `next` or `previous` link's cursor, or an empty one."
-# The unique sort key of a cursor list, unless the view names its own (`cursor_ordering`).
-DEFAULT_CURSOR_ORDERING = ("-created_at", "-id")
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
-    """`?page=N&page_size=M`: 20 a page by default, never more than 100; or `?cursor=`, see above."""
+    """`?page=N&page_size=M`: 20 a page by default, never more than 100; or `?cursor=`, see above.
+
+    Cursor pages are offered by views that name their unique sort key as `cursor_ordering`
+    (all fields in one direction, the last one unique); elsewhere `cursor` is an unknown parameter.
+    """
 
     page_size = 20
     page_size_query_param = "page_size"
@@ -38,12 +40,12 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     def paginate_queryset(self, queryset: Any, request: Request, view: APIView | None = None) -> Any:
         self.cursor: CursorPage | None = None
-        if CURSOR not in request.query_params:
+        ordering = getattr(view, "cursor_ordering", None)
+        if ordering is None or CURSOR not in request.query_params:
             return super().paginate_queryset(queryset, request, view)
         for other in ("page", "ordering"):
             if other in request.query_params:
                 raise ValidationError({CURSOR: [f"`cursor` cannot be combined with `{other}`."]})
-        ordering = getattr(view, "cursor_ordering", DEFAULT_CURSOR_ORDERING)
         self.cursor = CursorPage(queryset, request, ordering, self.get_page_size(request) or self.page_size)
         return self.cursor.rows
 
@@ -59,6 +61,8 @@ class PageNumberPagination(pagination.PageNumberPagination):
         return paged
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        if getattr(view, "cursor_ordering", None) is None:
+            return super().get_schema_operation_parameters(view)
         return [
             *super().get_schema_operation_parameters(view),
             {

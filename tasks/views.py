@@ -60,6 +60,8 @@ class TaskViewSet(viewsets.ModelViewSet):
     filterset_class = TaskFilter
     ordering_fields = ("created_at", "updated_at", "due_date", "priority", "title")
     ordering = ("-created_at",)
+    # `?cursor=` pages newest first, on a unique key that the `tasks_created` index serves.
+    cursor_ordering = ("-created_at", "-id")
 
     def get_queryset(self) -> QuerySet[Task]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller to scope to

@@ -140,3 +140,9 @@ def test_users_page_by_cursor_in_id_order(admin_client: APIClient, admin_user: U
     ids = [item["id"] for body in pages for item in body["results"]]
     assert ids == list(User.objects.order_by("id").values_list("id", flat=True))
     assert len(pages) == 2
+
+
+def test_lists_without_a_cursor_order_ignore_the_parameter(user_client: APIClient) -> None:
+    response = user_client.get("/api/v1/auth/sessions/", {"cursor": "anything"})
+    assert response.status_code == 200
+    assert "count" in response.json()
