@@ -127,3 +127,12 @@ def test_every_documented_header_crosses_origins(schema: dict[str, Any], setting
     assert {"etag", "ratelimit", "ratelimit-policy", "retry-after", "idempotent-replayed"} <= answered
     assert sent <= set(settings.CORS_ALLOW_HEADERS)
     assert answered <= set(settings.CORS_EXPOSE_HEADERS)
+
+
+def test_every_create_takes_an_idempotency_key(schema: dict[str, Any]) -> None:
+    creates = [(path, op) for path, method, op in operations(schema) if method == "post" and "201" in op["responses"]]
+    assert {path for path, _ in creates} >= {"/api/v1/tasks/", "/api/v1/users/"}
+    for path, op in creates:
+        headers = {param["name"] for param in op.get("parameters", []) if param["in"] == "header"}
+        assert "Idempotency-Key" in headers, path
+        assert {"409", "422"} <= set(op["responses"]), path
