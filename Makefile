@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8001
 
-.PHONY: run test lint format typecheck check-containers pytest bench fuzz scale load fault schema schema-check client install install-dev clean
+.PHONY: run test lint format typecheck check-containers check-kubernetes pytest bench scale-out fuzz scale load fault schema schema-check client install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,8 @@ run: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
 
-## test: lint, format check, type check, the schema and container checks, then the tests with coverage (at least 90%)
-test: lint typecheck schema-check check-containers pytest
+## test: lint, format check, type check, the schema, container and Kubernetes checks, then the tests with coverage (at least 90%)
+test: lint typecheck schema-check check-containers check-kubernetes pytest
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -49,6 +49,10 @@ typecheck: install-dev
 ## check-containers: docker compose config (alone and with compose.dev.yml) and hadolint; no Docker engine needed
 check-containers: install-dev
 	bash scripts/check-containers.sh
+
+## check-kubernetes: kubectl kustomize of each overlay in deploy/kubernetes, validated strictly against the Kubernetes schema; no cluster needed
+check-kubernetes: install-dev
+	bash scripts/check-kubernetes.sh
 
 pytest: install-dev
 	$(BIN)/pytest -n auto --cov --cov-report=term $(PYTEST_ARGS)
@@ -72,6 +76,10 @@ load: install-dev
 ## fault: restart a throwaway PostgreSQL (port 5544) under write load: fast JSON 503s, readiness, recovery, no lost writes
 fault: install-dev
 	$(BIN)/python bench/fault.py $(FAULT_ARGS)
+
+## scale-out: 3 gunicorn instances behind HAProxy, PgBouncer, one Redis; 64 clients for 60 s, one instance killed, one restarted gracefully
+scale-out: install-dev
+	$(BIN)/python bench/scale_out.py $(SCALE_OUT_ARGS)
 
 ## schema: regenerate the committed OpenAPI schema (openapi.yaml) from the code
 schema: install-dev

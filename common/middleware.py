@@ -9,6 +9,7 @@ from common.exceptions import BadRequest, PayloadTooLarge, ServerError, as_api_e
 logger = logging.getLogger("common.errors")
 
 API_PREFIX = "/api/"
+API_V1_PREFIX = "/api/v1/"
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -36,6 +37,24 @@ class JSONErrorsForAPIMiddleware:
             logger.exception("Unhandled error on %s %s", request.method, request.path)
             api_exception = ServerError()
         return problem_response(api_exception)
+
+
+class NoStoreForAPIMiddleware:
+    """Every answer under `/api/v1/` is `Cache-Control: no-store` (and `Pragma: no-cache`).
+
+    They carry tokens (RFC 6749, section 5.1 requires this of token answers) or one user's data;
+    no browser or proxy cache may keep them. The public schema and docs may be cached.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(API_V1_PREFIX) and not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "no-store"
+            response["Pragma"] = "no-cache"
+        return response
 
 
 class BodySizeLimitMiddleware:

@@ -10,8 +10,10 @@ ever skipped or repeated when rows are added meanwhile. An empty `?cursor=` asks
 import base64
 import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, Q, QuerySet
 from rest_framework import pagination
@@ -25,6 +27,14 @@ from common.filters import MAX_ID
 
 CURSOR = "cursor"
 INVALID_CURSOR = "Invalid cursor: send back a `next` or `previous` link's cursor, or an empty one."
+
+
+def public_url(url: str | None) -> str | None:
+    """`url` on `PUBLIC_BASE_URL` when it is set, whatever host and port the request named."""
+    if url is None or not settings.PUBLIC_BASE_URL:
+        return url
+    base, parts = urlsplit(settings.PUBLIC_BASE_URL), urlsplit(url)
+    return urlunsplit((base.scheme, base.netloc, base.path + parts.path, parts.query, parts.fragment))
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -48,6 +58,12 @@ class PageNumberPagination(pagination.PageNumberPagination):
                 raise ValidationError({CURSOR: [f"`cursor` cannot be combined with `{other}`."]})
         self.cursor = CursorPage(queryset, request, ordering, self.get_page_size(request) or self.page_size)
         return self.cursor.rows
+
+    def get_next_link(self) -> str | None:
+        return public_url(super().get_next_link())
+
+    def get_previous_link(self) -> str | None:
+        return public_url(super().get_previous_link())
 
     def get_paginated_response(self, data: Any) -> Response:
         if self.cursor is None:
@@ -93,7 +109,7 @@ class CursorPage:
         if backwards:
             rows.reverse()
         self.rows = rows
-        url = remove_query_param(request.build_absolute_uri(), "page")
+        url = public_url(remove_query_param(request.build_absolute_uri(), "page")) or ""
         has_next, has_previous = (position is not None, more) if backwards else (more, position is not None)
         self.next = _link(url, rows[-1], names, backwards=False) if has_next and rows else None
         self.previous = _link(url, rows[0], names, backwards=True) if has_previous and rows else None

@@ -146,3 +146,12 @@ def test_lists_without_a_cursor_order_ignore_the_parameter(user_client: APIClien
     response = user_client.get("/api/v1/auth/sessions/", {"cursor": "anything"})
     assert response.status_code == 200
     assert "count" in response.json()
+
+
+def test_cursor_links_are_built_on_the_public_base_url(
+    user_client: APIClient, tasks: list[Task], settings: Any
+) -> None:
+    settings.PUBLIC_BASE_URL = "https://api.example.com"
+    body = page(user_client, TASKS, {"cursor": "", "page_size": 10})
+    assert body["next"].startswith("https://api.example.com/api/v1/tasks/?")
+    assert page(user_client, body["next"])["previous"].startswith("https://api.example.com/api/v1/tasks/?")
