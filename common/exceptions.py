@@ -22,6 +22,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from psycopg import errors as pg_errors
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -133,8 +134,8 @@ def as_api_exception(exc: Exception) -> exceptions.APIException | None:
         return exceptions.ValidationError(detail=as_serializer_error(exc))
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
-    if isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("Database unavailable: %s", exc)
+    if reason := database_unavailable_reason(exc):
+        logger.warning("Database unavailable (%s): %s", reason, exc)
         return DatabaseUnavailable()
     return None
 
@@ -187,6 +188,22 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
     set_rollback()
     return problem_response(api_exception)
+
+
+def database_unavailable_reason(exc: BaseException) -> str | None:
+    """Why the database could not do a request's work, when that is worth retrying shortly (a 503).
+
+    The database unreachable or refusing connections, or a statement stopped by PostgreSQL's
+    `lock_timeout` or `statement_timeout` (its transaction is rolled back, nothing is half-written).
+    None for any other error.
+    """
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
+    if isinstance(exc.__cause__, pg_errors.LockNotAvailable):
+        return "lock timeout"
+    if isinstance(exc.__cause__, pg_errors.QueryCanceled):
+        return "statement timeout"
+    return "unreachable"
 
 
 def _message_and_code(detail: Any, codes: Any) -> tuple[str, str]:
