@@ -3,6 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
+from django.utils import timezone
 
 from accounts.forms import UserAddForm, UserEditForm, UserPasswordForm
 from accounts.models import User
@@ -16,17 +17,17 @@ class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
     add_form = UserAddForm
     change_password_form = UserPasswordForm
-    list_display = ("email", "full_name", "role", "is_active", "date_joined", "last_login")
-    list_filter = ("role", "is_active")
+    list_display = ("email", "full_name", "role", "is_active", "email_verified_at", "date_joined", "last_login")
+    list_filter = ("role", "is_active", ("email_verified_at", admin.EmptyFieldListFilter))
     search_fields = ("email", "full_name")
     ordering = ("id",)
     filter_horizontal = ()
-    readonly_fields = ("date_joined", "last_login")
+    readonly_fields = ("email_verified_at", "date_joined", "last_login", "deletion_requested_at")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("full_name",)}),
         ("Access", {"fields": ("role", "is_active")}),
-        ("Dates", {"fields": ("date_joined", "last_login")}),
+        ("Dates", {"fields": ("email_verified_at", "date_joined", "last_login", "deletion_requested_at")}),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "full_name", "role", "password1", "password2")}),
@@ -39,6 +40,7 @@ class UserAdmin(DjangoUserAdmin):
         """Changes go through the same service as the API: the last-admin rule, token revocation on
         deactivation, and the security log."""
         if not change:
+            obj.email_verified_at = timezone.now()  # an admin made it: it counts as verified
             super().save_model(request, obj, form, change)
             user_welcome(user=obj)
             return

@@ -23,6 +23,13 @@ class Event(StrEnum):
     PASSWORD_RESET = "password_reset"
     USER_DEACTIVATED = "user_deactivated"
     ROLE_CHANGED = "role_changed"
+    SIGNED_UP = "signed_up"
+    SIGNUP_EMAIL_TAKEN = "signup_email_taken"
+    EMAIL_VERIFIED = "email_verified"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGED = "email_changed"
+    ACCOUNT_DELETION_REQUESTED = "account_deletion_requested"
+    ACCOUNT_ERASED = "account_erased"
 
 
 _ALARMING = {Event.LOGIN_FAILED, Event.LOGIN_THROTTLED, Event.REFRESH_REUSE_DETECTED}

@@ -26,6 +26,10 @@ class UserQuerySet(models.QuerySet["User"]):
         """Users whose email matches, whatever its case (emails are stored lower-cased)."""
         return self.filter(email=UserManager.normalize_email(email))
 
+    def deleted_before(self, cutoff: datetime) -> UserQuerySet:
+        """Accounts their owners deleted before `cutoff` and nobody has reactivated since."""
+        return self.filter(is_active=False, deletion_requested_at__lte=cutoff)
+
 
 class UserManager(BaseUserManager["User"]):
     def get_queryset(self) -> UserQuerySet:
@@ -39,6 +43,9 @@ class UserManager(BaseUserManager["User"]):
 
     def with_email(self, email: str) -> UserQuerySet:
         return self.get_queryset().with_email(email)
+
+    def deleted_before(self, cutoff: datetime) -> UserQuerySet:
+        return self.get_queryset().deleted_before(cutoff)
 
     @classmethod
     def normalize_email(cls, email: str | None) -> str:

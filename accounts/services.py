@@ -1,7 +1,10 @@
 """Business rules that change accounts. Each function owns its transaction."""
 
 import logging
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
@@ -9,11 +12,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.tasks import Task
 from django.utils import timezone
-from django.utils.encoding import force_str
-from django.utils.http import urlsafe_base64_decode
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts import jobs, tokens
+from accounts import jobs, links, tokens
 from accounts.events import Event, security_event
 from accounts.models import RevocationReason, Role, User
 from accounts.tokens import TokenPair
@@ -23,12 +24,19 @@ logger = logging.getLogger(__name__)
 DUPLICATE_EMAIL = "A user with this email already exists."
 LAST_ADMIN_DEMOTE = "The last active admin cannot be demoted: promote another admin first."
 LAST_ADMIN_DEACTIVATE = "The last active admin cannot be deactivated: promote another admin first."
+LAST_ADMIN_DELETE = "The last active admin cannot delete their account: promote another admin first."
 WRONG_PASSWORD = "The current password is incorrect."
 INVALID_RESET_LINK = "The reset link is invalid or has expired."
+INVALID_VERIFICATION_LINK = "The verification link is invalid, expired or already used."
+INVALID_EMAIL_CHANGE_LINK = "The email-change link is invalid, expired or already used."
 
 
 class InvalidCredentialsError(Exception):
     """Wrong password, unknown email or inactive account: deliberately indistinguishable."""
+
+
+class EmailNotVerifiedError(Exception):
+    """The password is right but the account's email has not been verified yet."""
 
 
 def auth_login(*, email: str, password: str) -> TokenPair:
@@ -45,6 +53,13 @@ def auth_login(*, email: str, password: str) -> TokenPair:
     if not user.check_password(password) or not user.is_active:
         security_event(Event.LOGIN_FAILED, user_id=user.pk)
         raise InvalidCredentialsError
+    # Told only to whoever knows the password, so it reveals nothing about who has an account.
+    if not user.is_verified:
+        raise EmailNotVerifiedError
+    return _open_session(user)
+
+
+def _open_session(user: User) -> TokenPair:
     user.last_login = timezone.now()
     with transaction.atomic():
         user.save(update_fields=["last_login"])
@@ -75,10 +90,24 @@ def auth_logout_all(*, user: User) -> int:
 
 
 def user_create(
-    *, email: str, password: str, role: Role = Role.USER, full_name: str = "", welcome: bool = False
+    *,
+    email: str,
+    password: str,
+    role: Role = Role.USER,
+    full_name: str = "",
+    welcome: bool = False,
+    verified: bool = True,
 ) -> User:
-    """Create an account; `welcome` mails the new user (in the background, once committed)."""
-    user = User(email=User.objects.normalize_email(email), full_name=full_name, role=role)
+    """Create an account; `welcome` mails the new user (in the background, once committed).
+
+    An account made by an admin counts as verified; sign-up makes unverified ones.
+    """
+    user = User(
+        email=User.objects.normalize_email(email),
+        full_name=full_name,
+        role=role,
+        email_verified_at=timezone.now() if verified else None,
+    )
     if User.objects.with_email(user.email).exists():
         raise ValidationError({"email": DUPLICATE_EMAIL})
     _set_password(user, password, field="password")
@@ -92,9 +121,122 @@ def user_create(
     return user
 
 
+def user_signup(*, email: str, password: str, full_name: str = "") -> None:
+    """Sign up: a new, unverified account and a verification mail, or a warning to the owner of a
+    taken email. The caller answers the same either way, so sign-up tells nobody who has an account.
+
+    The password is checked before the email is looked up, and a taken email still costs one
+    password hash, so neither the answer nor its timing differ.
+    """
+    candidate = User(email=User.objects.normalize_email(email), full_name=full_name)
+    try:
+        validate_password(password, candidate)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+    existing = User.objects.with_email(candidate.email).first()
+    if existing is None:
+        try:
+            user = user_create(email=email, password=password, full_name=full_name, verified=False)
+        except ValidationError:  # the same email signed up concurrently
+            existing = User.objects.with_email(candidate.email).first()
+        else:
+            security_event(Event.SIGNED_UP, user_id=user.pk)
+            _enqueue_on_commit(jobs.send_verification_email, user_id=user.pk)
+            return
+    else:
+        make_password(password)
+    if existing is not None:
+        security_event(Event.SIGNUP_EMAIL_TAKEN, user_id=existing.pk)
+        _enqueue_on_commit(jobs.send_signup_attempt_email, user_id=existing.pk)
+
+
+def email_verify(*, uid: str, token: str) -> TokenPair:
+    """Mark the email of a verification link's account verified, and log its owner in."""
+    with transaction.atomic():
+        user = _user_from_uid(uid, lock=True)
+        if user is None or not user.is_active or not links.verification_holds(user, token):
+            raise ValidationError({"token": INVALID_VERIFICATION_LINK})
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
+    security_event(Event.EMAIL_VERIFIED, user_id=user.pk)
+    return _open_session(user)
+
+
+def email_verification_resend(*, email: str) -> None:
+    """Mail a new verification link if an active, unverified account has this email; else nothing."""
+    user = User.objects.active().with_email(email).filter(email_verified_at__isnull=True).first()
+    if user is not None:
+        _enqueue_on_commit(jobs.send_verification_email, user_id=user.pk)
+
+
+def user_update_profile(*, user: User, full_name: str | None = None, email: str | None = None) -> User:
+    """What users change on their own account: the name at once; the email only through a link
+    mailed to the new address (see `email_change_confirm`).
+
+    A new email that another account has gets no mail and no error, so the answer does not tell
+    which addresses have accounts.
+    """
+    if full_name is not None:
+        user = user_update(user=user, full_name=full_name)
+    new_email = User.objects.normalize_email(email) if email is not None else None
+    if new_email and new_email != user.email:
+        security_event(Event.EMAIL_CHANGE_REQUESTED, user_id=user.pk)
+        if not User.objects.with_email(new_email).exists():
+            _enqueue_on_commit(jobs.send_email_change_email, user_id=user.pk, new_email=new_email)
+    return user
+
+
+def email_change_confirm(*, uid: str, token: str) -> User:
+    """Apply the email change an email-change link asks for; the old address is told.
+
+    The link states the account's email when it was made, so it works once.
+    """
+    with transaction.atomic():
+        user = _user_from_uid(uid, lock=True)
+        new_email = links.email_change_target(user, token) if user is not None and user.is_active else None
+        if user is None or new_email is None:
+            raise ValidationError({"token": INVALID_EMAIL_CHANGE_LINK})
+        old_email = user.email
+        user = user_update(user=user, email=new_email)
+        if not user.is_verified:  # following the link proves the new address is the user's
+            user.email_verified_at = timezone.now()
+            user.save(update_fields=["email_verified_at"])
+    security_event(Event.EMAIL_CHANGED, user_id=user.pk)
+    _enqueue_on_commit(jobs.send_email_changed_notice, user_id=user.pk, old_email=old_email)
+    return user
+
+
+def user_delete_self(*, user: User, password: str) -> None:
+    """Delete one's own account: deactivated at once (every session ends), erased by the
+    maintenance job after `ACCOUNT_DELETION_GRACE_DAYS` (see `users_erase_deleted`)."""
+    if not user.check_password(password):
+        raise ValidationError({"password": WRONG_PASSWORD})
+    with transaction.atomic():
+        try:
+            ensure_an_admin_remains(user=user, role=None, is_active=False)
+        except ValidationError as exc:
+            raise ValidationError(LAST_ADMIN_DELETE) from exc
+        user_update(user=user, by=user, is_active=False)
+        user.deletion_requested_at = timezone.now()
+        user.save(update_fields=["deletion_requested_at"])
+    security_event(Event.ACCOUNT_DELETION_REQUESTED, user_id=user.pk)
+
+
+def users_erase_deleted(*, now: datetime | None = None) -> int:
+    """Erase the accounts deleted more than the grace period ago, with everything they own
+    (their tasks and sessions go with the row). Returns how many were erased."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.ACCOUNT_DELETION_GRACE_DAYS)
+    erased = 0
+    for user_id in User.objects.deleted_before(cutoff).values_list("pk", flat=True):
+        User.objects.filter(pk=user_id).delete()
+        security_event(Event.ACCOUNT_ERASED, user_id=user_id)
+        erased += 1
+    return erased
+
+
 def user_welcome(*, user: User) -> None:
     """Mail a new user their welcome message, in the background once the transaction commits."""
-    _enqueue_on_commit(jobs.send_welcome_email, user.pk)
+    _enqueue_on_commit(jobs.send_welcome_email, user_id=user.pk)
 
 
 def user_update(
@@ -130,6 +272,10 @@ def user_update(
         if is_active is not None and is_active != user.is_active:
             user.is_active = is_active
             changed.append("is_active")
+            if is_active and user.deletion_requested_at is not None:
+                # Reactivated within the grace period: the account is no longer to be erased.
+                user.deletion_requested_at = None
+                changed.append("deletion_requested_at")
             if not is_active:
                 tokens.revoke_all_tokens(user, RevocationReason.DEACTIVATION)
                 changed.append("token_version")
@@ -180,7 +326,7 @@ def password_reset_request(*, email: str) -> None:
         security_event(Event.PASSWORD_RESET_REQUESTED, user_id=None)
         return
     security_event(Event.PASSWORD_RESET_REQUESTED, user_id=user.pk)
-    _enqueue_on_commit(jobs.send_password_reset_email, user.pk)
+    _enqueue_on_commit(jobs.send_password_reset_email, user_id=user.pk)
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
@@ -200,24 +346,21 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
         return user_save_new_password(user=user, reason=RevocationReason.PASSWORD_RESET)
 
 
-def _enqueue_on_commit(job: Task[..., None], user_id: int) -> None:
+def _enqueue_on_commit(job: Task[..., None], **job_args: Any) -> None:
     """Queue a mail job once the transaction commits; queueing must never fail the request."""
 
     def enqueue() -> None:
         try:
-            job.enqueue(user_id=user_id)
+            job.enqueue(**job_args)
         except Exception:
-            logger.exception("could not queue %s for user %s", job.name, user_id)
+            logger.exception("could not queue %s for user %s", job.name, job_args.get("user_id"))
 
     transaction.on_commit(enqueue)
 
 
 def _user_from_uid(uid: str, *, lock: bool = False) -> User | None:
-    try:
-        pk = int(force_str(urlsafe_base64_decode(uid)))
-    except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
-        return None
-    if not 0 < pk < 2**63:
+    pk = links.user_id_from_uid(uid)
+    if pk is None:
         return None
     users = User.objects.select_for_update() if lock else User.objects.all()
     return users.filter(pk=pk).first()

@@ -13,8 +13,9 @@ logger = logging.getLogger(__name__)
 
 @task()
 def maintenance() -> dict[str, str]:
-    """Prune expired refresh-token records and sessions, and old finished job results."""
-    report = {"tokens": _run("prune_tokens")}
+    """Prune expired refresh-token records and sessions, erase accounts past their deletion grace
+    period, and prune old finished job results."""
+    report = {"tokens": _run("prune_tokens"), "accounts": _run("erase_deleted_accounts")}
     if isinstance(task_backends["default"], DatabaseBackend):
         report["job_results"] = _run("prune_db_task_results", min_age_days=settings.TASK_RESULT_RETENTION_DAYS)
     logger.info("maintenance done", extra={"report": report})

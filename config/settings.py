@@ -38,6 +38,11 @@ VARIABLES = (
     "TRUSTED_PROXY_COUNT",
     "PASSWORD_RESET_URL",
     "PASSWORD_RESET_TIMEOUT_SECONDS",
+    "FRONTEND_URL",
+    "SIGNUP_ENABLED",
+    "EMAIL_VERIFICATION_TIMEOUT_SECONDS",
+    "ACCOUNT_DELETION_GRACE_DAYS",
+    "REFRESH_COOKIE_SAMESITE",
     "EMAIL_URL",
     "DEFAULT_FROM_EMAIL",
     "DATABASE_POOL",
@@ -72,6 +77,8 @@ THROTTLE_VARIABLES = (
     "THROTTLE_LOGIN_FAILURES_PER_ADDRESS",
     "THROTTLE_REFRESH",
     "THROTTLE_PASSWORD_RESET",
+    "THROTTLE_SIGNUP",
+    "THROTTLE_VERIFICATION_RESEND",
     "THROTTLE_ANON",
     "THROTTLE_USER",
 )
@@ -289,7 +296,9 @@ SECURE_CSP = {
 # Cross-origin requests to the API from the browser origins listed (e.g. a web front end).
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = ("authorization", "content-type", "x-request-id")
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "x-request-id", "x-token-transport")
+# The refresh cookie is sent with credentialed requests, from the origins listed only.
+CORS_ALLOW_CREDENTIALS = True
 CORS_EXPOSE_HEADERS = ("retry-after", "x-request-id")
 
 # Request bodies: anything larger is refused with 413 before it is parsed.
@@ -340,18 +349,36 @@ THROTTLE_RATES = {
         ("login_failures_per_address", "THROTTLE_LOGIN_FAILURES_PER_ADDRESS", "50/min"),
         ("refresh", "THROTTLE_REFRESH", "60/min"),
         ("password_reset", "THROTTLE_PASSWORD_RESET", "5/hour"),
+        ("signup", "THROTTLE_SIGNUP", "10/hour"),
+        ("verification_resend", "THROTTLE_VERIFICATION_RESEND", "5/hour"),
         ("anon", "THROTTLE_ANON", "600/min"),
         ("user", "THROTTLE_USER", "3000/min"),
     )
 }
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+# Links in mails point at the web front end, never at whatever Host header a request carried:
+# FRONTEND_URL followed by /verify-email, /confirm-email or /reset-password, with ?uid=&token=.
+FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:3000").rstrip("/")
 # Password reset: the emailed link is PASSWORD_RESET_URL with {uid} and {token} filled in, for the
 # client application's page, which posts them to /api/v1/auth/password-reset/confirm.
-PASSWORD_RESET_URL = env.str(
-    "PASSWORD_RESET_URL", default="http://localhost:8001/reset-password?uid={uid}&token={token}"
-)
+PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default=FRONTEND_URL + "/reset-password?uid={uid}&token={token}")
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=60 * 60)
+
+# Self-service accounts. Sign-up on by default (off: its endpoints answer 404); a verification or
+# email-change link works once, for EMAIL_VERIFICATION_TIMEOUT seconds; a deleted account is
+# deactivated at once and erased by the maintenance job after ACCOUNT_DELETION_GRACE_DAYS.
+SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)
+EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT_SECONDS", default=3 * 24 * 60 * 60)
+ACCOUNT_DELETION_GRACE_DAYS = env.int("ACCOUNT_DELETION_GRACE_DAYS", default=30)
+
+# The refresh token as a cookie, for web front ends that ask for it (`X-Token-Transport: cookie`):
+# HttpOnly, scoped to the auth endpoints, Secure unless DEBUG (browsers treat http://localhost as
+# secure anyway).
+REFRESH_COOKIE_SAMESITE = env.str("REFRESH_COOKIE_SAMESITE", default="Strict")
+if REFRESH_COOKIE_SAMESITE not in ("Strict", "Lax", "None"):
+    raise ImproperlyConfigured("REFRESH_COOKIE_SAMESITE must be Strict, Lax or None.")
+REFRESH_COOKIE_SECURE = not DEBUG
 
 # Email: printed to the console unless EMAIL_URL names an SMTP server
 # (smtp+tls://user:password@host:587, smtp+ssl://...:465).

@@ -6,9 +6,12 @@ from accounts.views.auth import (
     PasswordResetView,
     RefreshView,
 )
+from accounts.views.signup import EmailChangeConfirmView, EmailVerificationView, SignupView, VerificationResendView
 from accounts.views.users import MePasswordView, MeView, UserViewSet
 
 __all__ = [
+    "EmailChangeConfirmView",
+    "EmailVerificationView",
     "LoginView",
     "LogoutAllView",
     "LogoutView",
@@ -17,5 +20,7 @@ __all__ = [
     "PasswordResetConfirmView",
     "PasswordResetView",
     "RefreshView",
+    "SignupView",
     "UserViewSet",
+    "VerificationResendView",
 ]

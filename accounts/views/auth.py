@@ -4,7 +4,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -30,10 +30,13 @@ from common.throttling import AddressRateThrottle
 
 INVALID_CREDENTIALS = "Incorrect email or password."
 INVALID_REFRESH_TOKEN = "The refresh token is invalid, expired or revoked."
+EMAIL_NOT_VERIFIED = "Verify your email first: follow the link mailed to you, or ask for a new one."
 PASSWORD_RESET_ACCEPTED = "If an active account has this email, a reset link has been sent to it."
 
 _invalid_refresh = OpenApiResponse(ErrorSerializer, description=INVALID_REFRESH_TOKEN)
-_throttled = OpenApiResponse(ErrorSerializer, description="Too many requests; retry after `Retry-After` seconds.")
+throttled_response = OpenApiResponse(
+    ErrorSerializer, description="Too many requests; retry after `Retry-After` seconds."
+)
 
 
 class TokenEndpoint(APIView):
@@ -49,7 +52,7 @@ class TokenEndpoint(APIView):
         return 'Bearer realm="api"'
 
     @staticmethod
-    def token_response(pair: tokens.TokenPair) -> Response:
+    def token_response(request: Request, pair: tokens.TokenPair) -> Response:
         return Response(TokenPairSerializer(pair).data)
 
     @staticmethod
@@ -80,7 +83,11 @@ class LoginView(TokenEndpoint):
         responses={
             200: TokenPairSerializer,
             401: OpenApiResponse(ErrorSerializer, description=INVALID_CREDENTIALS),
-            429: _throttled,
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="The password is right but the email is not verified yet (`email_not_verified`).",
+            ),
+            429: throttled_response,
         },
     )
     def post(self, request: Request) -> Response:
@@ -96,8 +103,11 @@ class LoginView(TokenEndpoint):
             pair = services.auth_login(email=email, password=serializer.validated_data["password"])
         except services.InvalidCredentialsError as exc:
             raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials") from exc
+        except services.EmailNotVerifiedError as exc:
+            failures.succeeded()  # the password was right
+            raise PermissionDenied(EMAIL_NOT_VERIFIED, code="email_not_verified") from exc
         failures.succeeded()
-        return self.token_response(pair)
+        return self.token_response(request, pair)
 
 
 class RefreshView(TokenEndpoint):
@@ -111,7 +121,7 @@ class RefreshView(TokenEndpoint):
         tags=["auth"],
         summary="Trade a refresh token for a new token pair",
         request=RefreshTokenSerializer,
-        responses={200: TokenPairSerializer, 401: _invalid_refresh, 429: _throttled},
+        responses={200: TokenPairSerializer, 401: _invalid_refresh, 429: throttled_response},
     )
     def post(self, request: Request) -> Response:
         refresh = self.decode_refresh(request.data)
@@ -122,7 +132,7 @@ class RefreshView(TokenEndpoint):
             pair = services.auth_refresh(refresh=refresh)
         except tokens.InvalidTokenError as exc:
             raise AuthenticationFailed(INVALID_REFRESH_TOKEN, code="token_not_valid") from exc
-        return self.token_response(pair)
+        return self.token_response(request, pair)
 
 
 class LogoutView(TokenEndpoint):
@@ -164,7 +174,7 @@ class PasswordResetView(TokenEndpoint):
         tags=["auth"],
         summary="Email a password-reset link",
         request=PasswordResetRequestSerializer,
-        responses={202: OpenApiResponse(ErrorSerializer, description=PASSWORD_RESET_ACCEPTED), 429: _throttled},
+        responses={202: OpenApiResponse(ErrorSerializer, description=PASSWORD_RESET_ACCEPTED), 429: throttled_response},
     )
     def post(self, request: Request) -> Response:
         serializer = PasswordResetRequestSerializer(data=request.data)

@@ -15,6 +15,7 @@ from accounts.filters import UserFilter
 from accounts.models import User
 from accounts.permissions import IsAdminRole
 from accounts.serializers import (
+    AccountDeleteSerializer,
     PasswordChangeSerializer,
     ProfileUpdateSerializer,
     UserCreateSerializer,
@@ -31,6 +32,7 @@ class MeView(APIView):
     """The caller's own account."""
 
     permission_classes = (IsAuthenticated,)
+    delete_takes_body = True  # the password, to delete the account (see common.openapi)
 
     @extend_schema(tags=["users"], summary="The caller's account", responses={200: UserSerializer})
     def get(self, request: Request) -> Response:
@@ -38,15 +40,30 @@ class MeView(APIView):
 
     @extend_schema(
         tags=["users"],
-        summary="Change the caller's own name",
+        summary="Change the caller's name, or ask to change their email (a link is mailed to the new address)",
         request=ProfileUpdateSerializer,
         responses={200: UserSerializer},
     )
     def patch(self, request: Request) -> Response:
         serializer = ProfileUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        user = services.user_update(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        user = services.user_update_profile(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
         return Response(UserSerializer(user).data)
+
+    @extend_schema(
+        tags=["users"],
+        summary="Delete the caller's account: deactivated now, erased after the grace period",
+        request=AccountDeleteSerializer,
+        responses={
+            204: None,
+            400: OpenApiResponse(ValidationErrorSerializer, description="Wrong password, or the last active admin."),
+        },
+    )
+    def delete(self, request: Request) -> Response:
+        serializer = AccountDeleteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_delete_self(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MePasswordView(APIView):
