@@ -15,3 +15,5 @@ class RevocationReason(models.TextChoices):
     PASSWORD_CHANGE = "password_change", "Password changed"
     PASSWORD_RESET = "password_reset", "Password reset"
     DEACTIVATION = "deactivation", "Account deactivated"
+    SESSION_END = "session_end", "Ended from the session list"
+    ADMIN = "admin", "Ended by an admin"

@@ -30,9 +30,26 @@ class Event(StrEnum):
     EMAIL_CHANGED = "email_changed"
     ACCOUNT_DELETION_REQUESTED = "account_deletion_requested"
     ACCOUNT_ERASED = "account_erased"
+    PASSWORD_CHANGE_FAILED = "password_change_failed"
+    PASSWORD_RESET_THROTTLED = "password_reset_throttled"
+    SESSION_ENDED = "session_ended"
 
 
-_ALARMING = {Event.LOGIN_FAILED, Event.LOGIN_THROTTLED, Event.REFRESH_REUSE_DETECTED}
+class Channel(StrEnum):
+    """Where a password was presented: the API's login, the admin site's, or a password change."""
+
+    API = "api"
+    ADMIN = "admin"
+    PASSWORD_CHANGE = "password_change"
+
+
+_ALARMING = {
+    Event.LOGIN_FAILED,
+    Event.LOGIN_THROTTLED,
+    Event.REFRESH_REUSE_DETECTED,
+    Event.PASSWORD_CHANGE_FAILED,
+    Event.PASSWORD_RESET_THROTTLED,
+}
 
 
 def security_event(event: Event, *, user_id: int | None, **fields: Any) -> None:

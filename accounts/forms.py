@@ -29,6 +29,12 @@ class UserAddForm(BaseUserCreationForm):
 
 
 class UserEditForm(UserChangeForm):
+    end_sessions = forms.BooleanField(
+        required=False,
+        label="End all sessions",
+        help_text="Sign the user out everywhere: every refresh and access token is refused at once.",
+    )
+
     class Meta:
         model = User
         fields = ("email", "full_name", "role", "is_active")

@@ -12,6 +12,9 @@ from accounts.managers import RefreshTokenFamilyManager, UserManager
 
 __all__ = ["RefreshTokenFamily", "RevocationReason", "Role", "User"]
 
+# A session keeps this much of the client's User-Agent header: enough to recognise the device.
+USER_AGENT_MAX_LENGTH = 200
+
 
 class User(AbstractBaseUser):
     """An account. Emails are stored lower-cased and unique whatever their case.
@@ -91,13 +94,19 @@ class RefreshTokenFamily(models.Model):
 
     Each refresh token names its family in a signed `fam` claim and is recorded (by `jti`) in
     SimpleJWT's outstanding-token table; a rotated token is blacklisted. Presenting a blacklisted
-    token again is taken as theft and revokes the whole family, its newest token included.
+    token again is taken as theft and revokes the whole family, its newest token included. Access
+    tokens name it in `sid` (OpenID Connect's name), so ending the session refuses them too.
     """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_families")
+    # The login that started the session: it ends REFRESH_SESSION_MAX_DAYS later at the latest.
     created_at = models.DateTimeField(default=timezone.now)
     # When the family's newest refresh token expires: after that nothing in it can be used.
     expires_at = models.DateTimeField()
+    # The last login or refresh, and who made it, for the user's list of sessions.
+    last_used_at = models.DateTimeField(default=timezone.now)
+    user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True, default="")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=32, choices=RevocationReason.choices, blank=True, default="")
 

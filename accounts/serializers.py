@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.models import Role, User
+from accounts.models import RefreshTokenFamily, Role, User
 from common.fields import StrictBooleanField, StrictCharField, StrictEmailField
 
 # Long enough for any passphrase, short enough that hashing it cannot be used to exhaust the CPU.
@@ -144,3 +144,17 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
     uid = StrictCharField(max_length=64)
     token = StrictCharField(max_length=128)
     new_password = password_field()
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    """A live session, as of its last login or refresh. `current`: the one of the presented token."""
+
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RefreshTokenFamily
+        fields = ("id", "created_at", "last_used_at", "user_agent", "ip_address", "current")
+        read_only_fields = fields
+
+    def get_current(self, session: RefreshTokenFamily) -> bool:
+        return bool(session.pk == self.context.get("current_session_id"))

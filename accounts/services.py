@@ -1,4 +1,10 @@
-"""Business rules that change accounts. Each function owns its transaction."""
+"""Business rules that change accounts. Each function owns its transaction.
+
+The auth flows take what the client sent (an email and password, a raw refresh token) and do the
+rest here: decoding, rate-limit accounting, revocation and the security log. They refuse with one
+of two errors, which the views turn into HTTP answers: `AuthenticationError` (401) and
+`RateLimitedError` (429).
+"""
 
 import logging
 from datetime import datetime, timedelta
@@ -15,9 +21,11 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import jobs, links, tokens
-from accounts.events import Event, security_event
-from accounts.models import RevocationReason, Role, User
+from accounts.events import Channel, Event, security_event
+from accounts.models import RefreshTokenFamily, RevocationReason, Role, User
+from accounts.throttling import LoginFailureThrottle, password_reset_retry_after, refresh_retry_after
 from accounts.tokens import TokenPair
+from common.client import Client
 
 logger = logging.getLogger(__name__)
 
@@ -27,66 +35,139 @@ LAST_ADMIN_DEACTIVATE = "The last active admin cannot be deactivated: promote an
 LAST_ADMIN_DELETE = "The last active admin cannot delete their account: promote another admin first."
 WRONG_PASSWORD = "The current password is incorrect."
 INVALID_RESET_LINK = "The reset link is invalid or has expired."
+INVALID_CREDENTIALS = "Incorrect email or password."
+INVALID_REFRESH_TOKEN = "The refresh token is invalid, expired or revoked."
 INVALID_VERIFICATION_LINK = "The verification link is invalid, expired or already used."
 INVALID_EMAIL_CHANGE_LINK = "The email-change link is invalid, expired or already used."
 
 
-class InvalidCredentialsError(Exception):
-    """Wrong password, unknown email or inactive account: deliberately indistinguishable."""
+class AuthenticationError(Exception):
+    """Credentials or a token refused. Wrong password, unknown email and inactive account are
+    deliberately one and the same error."""
+
+    def __init__(self, detail: str, code: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
 
 
 class EmailNotVerifiedError(Exception):
-    """The password is right but the account's email has not been verified yet."""
+    """The password is right but the account's email has not been verified yet (a 403, told only
+    to whoever knows the password, so it reveals nothing about who has an account)."""
 
 
-def auth_login(*, email: str, password: str) -> TokenPair:
-    """Check credentials and open a session (a new refresh-token family).
+class RateLimitedError(Exception):
+    """Too many attempts: retry after `wait` seconds."""
 
-    An unknown email still costs one password hash, so response time does not tell which emails
-    have an account.
+    def __init__(self, wait: int) -> None:
+        super().__init__(f"rate limited for {wait} s")
+        self.wait = wait
+
+
+def _invalid_credentials() -> AuthenticationError:
+    return AuthenticationError(INVALID_CREDENTIALS, "invalid_credentials")
+
+
+def _invalid_refresh_token() -> AuthenticationError:
+    return AuthenticationError(INVALID_REFRESH_TOKEN, "token_not_valid")
+
+
+def auth_authenticate(*, email: str, password: str, client: Client, channel: Channel) -> User:
+    """The active user these credentials belong to, counting failures like every login does.
+
+    Failures are limited per account and client address and per client address, in counters every
+    process shares; over a limit the password is not even hashed. An unknown email still costs one
+    password hash, so response time does not tell which emails have an account.
     """
+    email = User.objects.normalize_email(email)
+    failures = LoginFailureThrottle(email=email, address=client.address)
+    wait = failures.attempt()
+    if wait is not None:
+        security_event(Event.LOGIN_THROTTLED, user_id=None, channel=channel)
+        raise RateLimitedError(wait)
     user = User.objects.with_email(email).first()
     if user is None:
         make_password(password)
-        security_event(Event.LOGIN_FAILED, user_id=None)
-        raise InvalidCredentialsError
+        security_event(Event.LOGIN_FAILED, user_id=None, channel=channel)
+        raise _invalid_credentials()
     if not user.check_password(password) or not user.is_active:
-        security_event(Event.LOGIN_FAILED, user_id=user.pk)
-        raise InvalidCredentialsError
-    # Told only to whoever knows the password, so it reveals nothing about who has an account.
+        security_event(Event.LOGIN_FAILED, user_id=user.pk, channel=channel)
+        raise _invalid_credentials()
+    failures.succeeded()
+    return user
+
+
+def auth_login(*, email: str, password: str, client: Client) -> TokenPair:
+    """Check credentials and open a session (a new refresh-token family)."""
+    user = auth_authenticate(email=email, password=password, client=client, channel=Channel.API)
     if not user.is_verified:
         raise EmailNotVerifiedError
-    return _open_session(user)
+    return _open_session(user, client=client)
 
 
-def _open_session(user: User) -> TokenPair:
+def _open_session(user: User, *, client: Client) -> TokenPair:
     user.last_login = timezone.now()
     with transaction.atomic():
         user.save(update_fields=["last_login"])
-        pair = tokens.issue_token_pair(user)
-    security_event(Event.LOGIN_SUCCEEDED, user_id=user.pk)
+        pair = tokens.issue_token_pair(user, client=client)
+    security_event(Event.LOGIN_SUCCEEDED, user_id=user.pk, channel=Channel.API)
     return pair
 
 
-def auth_refresh(*, refresh: RefreshToken) -> TokenPair:
-    """Rotate a decoded refresh token; a reused one revokes its family and is logged as theft."""
+def auth_refresh(*, refresh_token: str, client: Client) -> TokenPair:
+    """Trade a raw refresh token for a new pair; a reused one revokes its family and is logged as theft."""
+    refresh = _decode_refresh_token(refresh_token)
+    wait = refresh_retry_after(tokens.token_user_id(refresh))
+    if wait is not None:
+        raise RateLimitedError(wait)
     try:
-        return tokens.rotate_refresh_token(refresh)
+        return tokens.rotate_refresh_token(refresh, client=client)
     except tokens.TokenReuseError as exc:
-        security_event(Event.REFRESH_REUSE_DETECTED, user_id=exc.family.user_id, family_id=exc.family.pk)
-        raise
+        _log_reuse(exc)
+        raise _invalid_refresh_token() from exc
+    except tokens.InvalidTokenError as exc:
+        raise _invalid_refresh_token() from exc
 
 
-def auth_logout(*, refresh: RefreshToken) -> None:
-    family = tokens.revoke_family(refresh, RevocationReason.LOGOUT)
+def auth_logout(*, refresh_token: str) -> None:
+    """End the session of a raw refresh token. An already-rotated token is reuse, as for a refresh."""
+    refresh = _decode_refresh_token(refresh_token)
+    try:
+        family = tokens.revoke_family(refresh, RevocationReason.LOGOUT)
+    except tokens.TokenReuseError as exc:
+        _log_reuse(exc)
+        raise _invalid_refresh_token() from exc
+    except tokens.InvalidTokenError as exc:
+        raise _invalid_refresh_token() from exc
     security_event(Event.LOGOUT, user_id=family.user_id, family_id=family.pk)
 
 
-def auth_logout_all(*, user: User) -> int:
-    """End every session of `user`. Returns how many were ended."""
-    ended = tokens.revoke_all_families(user, RevocationReason.LOGOUT_ALL)
-    security_event(Event.LOGOUT_ALL, user_id=user.pk, sessions=ended)
+def auth_logout_all(*, user: User, by: User | None = None) -> int:
+    """End every session of `user` and refuse all their access tokens at once. Returns how many
+    sessions were live. `by` is the admin who asked, if not the user."""
+    reason = RevocationReason.LOGOUT_ALL if by is None or by.pk == user.pk else RevocationReason.ADMIN
+    with transaction.atomic():
+        ended = tokens.revoke_all_tokens(user, reason)
+        user.save(update_fields=["token_version"])
+    security_event(Event.LOGOUT_ALL, user_id=user.pk, sessions=ended, by=by.pk if by is not None else None)
     return ended
+
+
+def session_end(*, session: RefreshTokenFamily) -> None:
+    """End one session (from the user's list): its refresh and access tokens are refused at once."""
+    if tokens.revoke_session(session, RevocationReason.SESSION_END):
+        security_event(Event.SESSION_ENDED, user_id=session.user_id, family_id=session.pk)
+
+
+def _decode_refresh_token(refresh_token: str) -> RefreshToken:
+    try:
+        return tokens.decode_refresh_token(refresh_token)
+    except tokens.InvalidTokenError as exc:
+        raise _invalid_refresh_token() from exc
+
+
+def _log_reuse(error: tokens.TokenReuseError) -> None:
+    security_event(Event.REFRESH_REUSE_DETECTED, user_id=error.family.user_id, family_id=error.family.pk)
 
 
 def user_create(
@@ -150,7 +231,7 @@ def user_signup(*, email: str, password: str, full_name: str = "") -> None:
         _enqueue_on_commit(jobs.send_signup_attempt_email, user_id=existing.pk)
 
 
-def email_verify(*, uid: str, token: str) -> TokenPair:
+def email_verify(*, uid: str, token: str, client: Client) -> TokenPair:
     """Mark the email of a verification link's account verified, and log its owner in."""
     with transaction.atomic():
         user = _user_from_uid(uid, lock=True)
@@ -159,7 +240,7 @@ def email_verify(*, uid: str, token: str) -> TokenPair:
         user.email_verified_at = timezone.now()
         user.save(update_fields=["email_verified_at"])
     security_event(Event.EMAIL_VERIFIED, user_id=user.pk)
-    return _open_session(user)
+    return _open_session(user, client=client)
 
 
 def email_verification_resend(*, email: str) -> None:
@@ -206,11 +287,10 @@ def email_change_confirm(*, uid: str, token: str) -> User:
     return user
 
 
-def user_delete_self(*, user: User, password: str) -> None:
+def user_delete_self(*, user: User, password: str, client: Client) -> None:
     """Delete one's own account: deactivated at once (every session ends), erased by the
     maintenance job after `ACCOUNT_DELETION_GRACE_DAYS` (see `users_erase_deleted`)."""
-    if not user.check_password(password):
-        raise ValidationError({"password": WRONG_PASSWORD})
+    _check_current_password(user, password, client=client, field="password")
     with transaction.atomic():
         try:
             ensure_an_admin_remains(user=user, role=None, is_active=False)
@@ -298,12 +378,29 @@ def user_deactivate(*, user: User, by: User | None = None) -> User:
     return user_update(user=user, by=by, is_active=False)
 
 
-def user_change_password(*, user: User, current_password: str, new_password: str) -> User:
-    """Set a new password after checking the current one; every session and token is revoked."""
-    if not user.check_password(current_password):
-        raise ValidationError({"current_password": WRONG_PASSWORD})
+def user_change_password(*, user: User, current_password: str, new_password: str, client: Client) -> User:
+    """Set a new password after checking the current one; every session and token is revoked.
+
+    A wrong current password counts as a failed login of the account (the same limits), so a
+    stolen access token cannot be turned into the password by guessing.
+    """
+    _check_current_password(user, current_password, client=client, field="current_password")
     _set_password(user, new_password, field="new_password")
     return user_save_new_password(user=user)
+
+
+def _check_current_password(user: User, password: str, *, client: Client, field: str) -> None:
+    """Refuse a wrong current password (a `ValidationError` naming `field`), counting it as a
+    failed login of the account: a stolen access token cannot find the password by guessing."""
+    failures = LoginFailureThrottle(email=user.email, address=client.address)
+    wait = failures.attempt()
+    if wait is not None:
+        security_event(Event.LOGIN_THROTTLED, user_id=user.pk, channel=Channel.PASSWORD_CHANGE)
+        raise RateLimitedError(wait)
+    if not user.check_password(password):
+        security_event(Event.PASSWORD_CHANGE_FAILED, user_id=user.pk)
+        raise ValidationError({field: WRONG_PASSWORD})
+    failures.succeeded()
 
 
 def user_save_new_password(*, user: User, reason: RevocationReason = RevocationReason.PASSWORD_CHANGE) -> User:
@@ -319,8 +416,14 @@ def user_save_new_password(*, user: User, reason: RevocationReason = RevocationR
 def password_reset_request(*, email: str) -> None:
     """Mail a single-use reset link if an active account has this email; do nothing otherwise.
 
-    The caller answers the same either way, so the answer does not tell who has an account.
+    At most `THROTTLE_PASSWORD_RESET_PER_EMAIL` mails per email, whoever asks, so a mailbox cannot
+    be flooded. The caller answers the same in every case, so the answer tells neither who has an
+    account nor whether the limit was reached.
     """
+    email = User.objects.normalize_email(email)
+    if password_reset_retry_after(email) is not None:
+        security_event(Event.PASSWORD_RESET_THROTTLED, user_id=None)
+        return
     user = User.objects.active().with_email(email).first()
     if user is None:
         security_event(Event.PASSWORD_RESET_REQUESTED, user_id=None)

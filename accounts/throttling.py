@@ -5,6 +5,7 @@ See `common.throttling` for how counting works across processes.
 
 import hashlib
 
+from common.client import rate_limit_identity
 from common.throttling import Counter
 
 
@@ -21,6 +22,7 @@ class LoginFailureThrottle:
     """
 
     def __init__(self, *, email: str, address: str) -> None:
+        address = rate_limit_identity(address)
         self.counters = (
             Counter("login_failures", f"{_key(email)}:{_key(address)}"),
             Counter("login_failures_per_address", _key(address)),
@@ -43,6 +45,17 @@ class LoginFailureThrottle:
 
 def refresh_retry_after(user_id: int) -> int | None:
     """Count one refresh for the user; seconds to wait if that is over their limit."""
-    counter = Counter("refresh", str(user_id))
+    return _retry_after(Counter("refresh", str(user_id)))
+
+
+def password_reset_retry_after(email: str) -> int | None:
+    """Count one reset request for the email; seconds to wait if that is over its limit.
+
+    Per email, whatever the address asking, so one mailbox cannot be flooded from many addresses.
+    """
+    return _retry_after(Counter("password_reset_per_email", _key(email)))
+
+
+def _retry_after(counter: Counter) -> int | None:
     window = counter.hit()
     return window.retry_after if counter.exceeded(window) else None

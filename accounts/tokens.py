@@ -1,36 +1,47 @@
-"""Issuing, rotating and revoking JWT pairs, in refresh-token families.
+"""Issuing, decoding, rotating and revoking JWT pairs, in refresh-token families (sessions).
 
 Each login starts a family (`RefreshTokenFamily`); each refresh rotates within it. Refresh tokens
 are recorded by `jti` in SimpleJWT's outstanding-token table and blacklisted once rotated. The token
 text itself is never stored, so a database dump holds no usable token.
 
-Presenting a rotated refresh token again is taken as theft (RFC 9700, section 4.14.2): the whole
-family is revoked, its newest token included. Rotations of one family are serialized by a row lock
-on the family, and the blacklist's unique constraint refuses a second rotation of the same token
-even where row locks are not available, so of N parallel refreshes of one token exactly one wins.
+Presenting a rotated refresh token again (to refresh or to log out) is taken as theft (RFC 9700,
+section 4.14.2): the whole family is revoked, its newest token included. Rotations of one family
+are serialized by a row lock on the family, and the blacklist's unique constraint refuses a second
+rotation of the same token even where row locks are not available, so of N parallel refreshes of
+one token exactly one wins.
 
-Every token also carries the user's `token_version`; bumping it refuses all of the user's access
-and refresh tokens at once (password change, password reset, deactivation).
+A family ends `REFRESH_SESSION_MAX_LIFETIME` after the login that started it, however often it is
+refreshed: no token of it expires later. Access tokens name their family in `sid`, and are refused
+as soon as it ends (checked in the one statement that loads the user). Every token also carries the
+user's `token_version`; bumping it refuses all of the user's tokens at once.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken, Token
-from rest_framework_simplejwt.utils import datetime_from_epoch
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
+from rest_framework_simplejwt.utils import datetime_from_epoch, datetime_to_epoch
 
-from accounts.models import RefreshTokenFamily, RevocationReason, User
+from accounts.models import USER_AGENT_MAX_LENGTH, RefreshTokenFamily, RevocationReason, User
+from common.client import Client
 
 TOKEN_VERSION_CLAIM = "ver"
 FAMILY_CLAIM = "fam"
+SESSION_CLAIM = "sid"  # the family, in access tokens (OpenID Connect's name for a session id)
+_MAX_ID = 2**63  # ids are 64-bit: anything larger would fail in the database, not as a bad token
+# What SimpleJWT raises on a correctly signed token with a malformed claim (an `exp` that is a
+# string or out of range, a missing `jti`...), besides its own `TokenError`.
+_MALFORMED = (TokenError, TypeError, ValueError, OverflowError, KeyError, AttributeError)
 
 
 class InvalidTokenError(Exception):
-    """The token is forged, expired, of the wrong type, revoked, or its user can no longer log in."""
+    """The token is forged, expired, malformed, revoked, or its user can no longer log in."""
 
 
 class TokenReuseError(InvalidTokenError):
@@ -60,15 +71,37 @@ class TokenPair:
     token_type: str = "bearer"
 
 
-def issue_token_pair(user: User, family: RefreshTokenFamily | None = None) -> TokenPair:
-    """A new pair for `user`: in a new family (a login) unless `family` is given (a rotation)."""
+def session_ends_at(family: RefreshTokenFamily) -> datetime:
+    """The moment a session ends at the latest, however often it is refreshed."""
+    return family.created_at + settings.REFRESH_SESSION_MAX_LIFETIME
+
+
+def issue_token_pair(
+    user: User, family: RefreshTokenFamily | None = None, *, client: Client | None = None
+) -> TokenPair:
+    """A new pair for `user`: in a new family (a login) unless `family` is given (a rotation).
+
+    `client` is who asked, recorded on the session as of this login or refresh.
+    """
+    client = client or Client()
+    now = timezone.now()
     refresh = _RefreshToken()
-    expires_at = datetime_from_epoch(refresh["exp"])
+    details = {
+        "last_used_at": now,
+        "user_agent": client.user_agent[:USER_AGENT_MAX_LENGTH],
+        "ip_address": client.ip_address,
+    }
     if family is None:
-        family = RefreshTokenFamily.objects.create(user=user, expires_at=expires_at)
+        family = RefreshTokenFamily(user=user, created_at=now, expires_at=now, **details)
+    expires_at = min(datetime_from_epoch(refresh["exp"]), session_ends_at(family))
+    refresh["exp"] = datetime_to_epoch(expires_at)
+    family.expires_at = expires_at
+    if family.pk is None:
+        family.save()
     else:
-        family.expires_at = expires_at
-        family.save(update_fields=["expires_at"])
+        for name, value in details.items():
+            setattr(family, name, value)
+        family.save(update_fields=["expires_at", *details])
     refresh[api_settings.USER_ID_CLAIM] = str(user.pk)
     refresh[TOKEN_VERSION_CLAIM] = user.token_version
     refresh[FAMILY_CLAIM] = family.pk
@@ -80,7 +113,9 @@ def issue_token_pair(user: User, family: RefreshTokenFamily | None = None) -> To
         expires_at=expires_at,
     )
     access = refresh.access_token
-    del access[FAMILY_CLAIM]  # access tokens are not bound to a session
+    del access[FAMILY_CLAIM]
+    access[SESSION_CLAIM] = family.pk
+    access["exp"] = min(access["exp"], refresh["exp"])
     return TokenPair(
         access_token=str(access),
         refresh_token=str(refresh),
@@ -90,36 +125,53 @@ def issue_token_pair(user: User, family: RefreshTokenFamily | None = None) -> To
 
 def decode_refresh_token(raw_token: str) -> RefreshToken:
     """Verify a refresh token's signature and claims; says nothing yet about revocation."""
-    try:
-        refresh = _RefreshToken(raw_token)  # type: ignore[arg-type]
-    except TokenError as exc:
-        raise InvalidTokenError from exc
-    if not isinstance(refresh.get(FAMILY_CLAIM), int):
-        raise InvalidTokenError
+    refresh = _decode(_RefreshToken, raw_token)
+    _id_claim(refresh, FAMILY_CLAIM)
+    token_user_id(refresh)
     return refresh
 
 
-def rotate_refresh_token(refresh: RefreshToken) -> TokenPair:
+def token_user_id(token: Token) -> int:
+    """The id of the user a decoded token speaks for (InvalidTokenError if it is malformed)."""
+    return _id_claim(token, api_settings.USER_ID_CLAIM)
+
+
+def decode_access_token(raw_token: str | bytes) -> AccessToken:
+    """Verify an access token's signature and claims; `user_for_access_token` checks the rest."""
+    access = _decode(AccessToken, raw_token)
+    _id_claim(access, SESSION_CLAIM)
+    token_user_id(access)
+    return access
+
+
+def user_for_access_token(access: Token) -> User:
+    """The user a decoded access token speaks for, if it still may: one statement.
+
+    The user's row and whether the token's session is still live are read together, so ending a
+    session refuses its access tokens at once without a second query per request.
+    """
+    user = User.objects.with_session_state(_id_claim(access, SESSION_CLAIM)).filter(pk=token_user_id(access)).first()
+    if user is None or not user.session_live:  # type: ignore[attr-defined]
+        raise InvalidTokenError
+    _check_user(user, access)
+    return user
+
+
+def rotate_refresh_token(refresh: RefreshToken, *, client: Client | None = None) -> TokenPair:
     """Trade a decoded refresh token for a new pair in its family.
 
     Raises `TokenReuseError` (after revoking the family) when the token was already rotated, and
-    `InvalidTokenError` when the family was revoked or the user can no longer log in.
+    `InvalidTokenError` when the family was revoked or ended or the user can no longer log in.
     """
     user = user_for_token(refresh)
-    jti = refresh[api_settings.JTI_CLAIM]
     try:
         with transaction.atomic():
             family = _locked_live_family(refresh, user)
-            outstanding = (
-                OutstandingToken.objects.filter(jti=jti).order_by().values_list("id", "blacklistedtoken").first()
-            )
-            if outstanding is None:
-                raise InvalidTokenError
-            outstanding_id, blacklisted = outstanding
-            if blacklisted is None:
+            outstanding_id, blacklisted = _outstanding(refresh)
+            if not blacklisted:
                 # Fails on the unique constraint if a parallel request rotated this token first.
                 BlacklistedToken.objects.create(token_id=outstanding_id)
-                return issue_token_pair(user, family)
+                return issue_token_pair(user, family, client=client)
             _revoke(family, RevocationReason.REUSE)
     except IntegrityError:
         with transaction.atomic():
@@ -129,16 +181,30 @@ def rotate_refresh_token(refresh: RefreshToken) -> TokenPair:
 
 
 def revoke_family(refresh: RefreshToken, reason: RevocationReason = RevocationReason.LOGOUT) -> RefreshTokenFamily:
-    """End the session a decoded refresh token belongs to (logout)."""
+    """End the session a decoded refresh token belongs to (logout).
+
+    A token already rotated is reuse, as for a refresh: the family is revoked as stolen and
+    `TokenReuseError` raised.
+    """
     user = user_for_token(refresh)
     with transaction.atomic():
         family = _locked_live_family(refresh, user)
-        _revoke(family, reason)
+        _, rotated = _outstanding(refresh)
+        _revoke(family, RevocationReason.REUSE if rotated else reason)
+    if rotated:
+        raise TokenReuseError(family)
     return family
 
 
+def revoke_session(family: RefreshTokenFamily, reason: RevocationReason) -> bool:
+    """End one session; False when it had already ended."""
+    return bool(
+        RefreshTokenFamily.objects.live().filter(pk=family.pk).update(revoked_at=timezone.now(), revoked_reason=reason)
+    )
+
+
 def revoke_all_families(user: User, reason: RevocationReason) -> int:
-    """End every session of `user`; their access tokens live on until they expire."""
+    """End every session of `user` (their access tokens with them). Returns how many were live."""
     return (
         RefreshTokenFamily.objects.of(user)
         .filter(revoked_at__isnull=True)
@@ -146,29 +212,72 @@ def revoke_all_families(user: User, reason: RevocationReason) -> int:
     )
 
 
-def revoke_all_tokens(user: User, reason: RevocationReason) -> None:
-    """End every session of `user` and refuse their access tokens at once.
+def revoke_all_tokens(user: User, reason: RevocationReason) -> int:
+    """End every session of `user` and refuse every token issued to them so far.
 
     Bumps `token_version` on the instance: the caller saves the user in the same transaction.
     """
-    revoke_all_families(user, reason)
+    ended = revoke_all_families(user, reason)
     user.token_version += 1
+    return ended
 
 
 def user_for_token(token: Token) -> User:
     """The active user a valid token speaks for, if the token was issued since its last revocation."""
+    user = User.objects.filter(pk=token_user_id(token)).first()
+    if user is None:
+        raise InvalidTokenError
+    _check_user(user, token)
+    return user
+
+
+def _decode[T: Token](token_class: type[T], raw_token: str | bytes) -> T:
     try:
-        user = User.objects.get(pk=int(token[api_settings.USER_ID_CLAIM]))
-    except (KeyError, ValueError, TypeError, User.DoesNotExist) as exc:
+        token = token_class(raw_token)  # type: ignore[arg-type]
+    except _MALFORMED as exc:
         raise InvalidTokenError from exc
+    if not isinstance(token.get(api_settings.JTI_CLAIM), str):
+        raise InvalidTokenError
+    return token
+
+
+def _id_claim(token: Token, claim: str) -> int:
+    """A claim holding a database id (an integer, or its digits as a string), or InvalidTokenError."""
+    value = token.get(claim)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if type(value) is not int or not 0 < value < _MAX_ID:
+        raise InvalidTokenError
+    return value
+
+
+def _check_user(user: User, token: Token) -> None:
     if not user.is_active or token.get(TOKEN_VERSION_CLAIM) != user.token_version:
         raise InvalidTokenError
-    return user
+
+
+def _outstanding(refresh: RefreshToken) -> tuple[int, bool]:
+    """The presented refresh token's record id, and whether it was rotated already."""
+    outstanding = (
+        OutstandingToken.objects.filter(jti=refresh[api_settings.JTI_CLAIM])
+        .order_by()
+        .values_list("id", "blacklistedtoken")
+        .first()
+    )
+    if outstanding is None:
+        raise InvalidTokenError
+    return outstanding[0], outstanding[1] is not None
 
 
 def _locked_live_family(refresh: RefreshToken, user: User, *, allow_revoked: bool = False) -> RefreshTokenFamily:
     family = RefreshTokenFamily.objects.select_for_update().filter(pk=refresh[FAMILY_CLAIM], user=user).first()
-    if family is None or (family.is_revoked and not allow_revoked) or family.expires_at <= timezone.now():
+    now = timezone.now()
+    if (
+        family is None
+        or (family.is_revoked and not allow_revoked)
+        or family.expires_at <= now
+        or session_ends_at(family) <= now
+    ):
         raise InvalidTokenError
     return family
 

@@ -9,6 +9,8 @@ urlpatterns = [
     slash_optional("auth/refresh", views.RefreshView.as_view(), name="auth-refresh"),
     slash_optional("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
     slash_optional("auth/logout-all", views.LogoutAllView.as_view(), name="auth-logout-all"),
+    slash_optional("auth/sessions", views.SessionListView.as_view(), name="auth-sessions"),
+    slash_optional(r"auth/sessions/(?P<pk>[0-9]+)", views.SessionDetailView.as_view(), name="auth-session-detail"),
     slash_optional("auth/password-reset", views.PasswordResetView.as_view(), name="auth-password-reset"),
     slash_optional(
         "auth/password-reset/confirm", views.PasswordResetConfirmView.as_view(), name="auth-password-reset-confirm"

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.cache import caches
 from rest_framework.throttling import BaseThrottle
 
-from common.client import client_address
+from common.client import client_address, rate_limit_identity
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
@@ -138,7 +138,7 @@ class AnonRateThrottle(FixedWindowRateThrottle):
     def get_identity(self, request: Request, view: APIView) -> str | None:
         if request.user and request.user.is_authenticated:
             return None
-        return client_address(request)
+        return rate_limit_identity(client_address(request))
 
 
 class UserRateThrottle(FixedWindowRateThrottle):
@@ -160,4 +160,4 @@ class AddressRateThrottle(FixedWindowRateThrottle):
         return super().allow_request(request, view)
 
     def get_identity(self, request: Request, view: APIView) -> Any:
-        return client_address(request)
+        return rate_limit_identity(client_address(request))

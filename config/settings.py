@@ -27,6 +27,7 @@ VARIABLES = (
     "ALLOWED_HOSTS",
     "ACCESS_TOKEN_LIFETIME_MINUTES",
     "REFRESH_TOKEN_LIFETIME_DAYS",
+    "REFRESH_SESSION_MAX_DAYS",
     "REDIS_URL",
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
@@ -79,6 +80,7 @@ THROTTLE_VARIABLES = (
     "THROTTLE_PASSWORD_RESET",
     "THROTTLE_SIGNUP",
     "THROTTLE_VERIFICATION_RESEND",
+    "THROTTLE_PASSWORD_RESET_PER_EMAIL",
     "THROTTLE_ANON",
     "THROTTLE_USER",
 )
@@ -338,6 +340,9 @@ SIMPLE_JWT = {
     # Seconds of clock skew tolerated on `exp`; at most a few.
     "LEEWAY": min(env.int("JWT_LEEWAY_SECONDS", default=2), 5),
 }
+# A session (refresh-token family) ends this long after the login that started it, however often
+# it is refreshed: a stolen refresh token cannot be kept alive for ever.
+REFRESH_SESSION_MAX_LIFETIME = timedelta(days=env.int("REFRESH_SESSION_MAX_DAYS", default=30))
 
 # Rate limits ("<count>/<second|minute|hour|day>"). Unset: the default; set but empty: no limit.
 # The client address is the socket's, unless TRUSTED_PROXY_COUNT proxies in front of the app
@@ -351,6 +356,7 @@ THROTTLE_RATES = {
         ("password_reset", "THROTTLE_PASSWORD_RESET", "5/hour"),
         ("signup", "THROTTLE_SIGNUP", "10/hour"),
         ("verification_resend", "THROTTLE_VERIFICATION_RESEND", "5/hour"),
+        ("password_reset_per_email", "THROTTLE_PASSWORD_RESET_PER_EMAIL", "3/hour"),
         ("anon", "THROTTLE_ANON", "600/min"),
         ("user", "THROTTLE_USER", "3000/min"),
     )

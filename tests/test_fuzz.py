@@ -48,6 +48,7 @@ from accounts import links
 from accounts.models import Role, User
 from accounts.tokens import issue_token_pair
 from tasks.models import Task
+from tests.auth_helpers import claims_of
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, TaskFactory, UserFactory
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES") or 15)
@@ -130,12 +131,15 @@ class World:
     own_task: Task
     other_user: User
     other_task: Task
+    own_session: int
+    other_session: int
 
 
 def _make_world(role: Role) -> World:
     caller = (AdminFactory if role == Role.ADMIN else UserFactory).create()
     pair = issue_token_pair(caller)
     other_user = UserFactory.create()
+    other_pair = issue_token_pair(other_user)
     return World(
         caller=caller,
         access_token=pair.access_token,
@@ -143,6 +147,8 @@ def _make_world(role: Role) -> World:
         own_task=TaskFactory.create(owner=caller),
         other_user=other_user,
         other_task=TaskFactory.create(owner=other_user),
+        own_session=claims_of(pair.access_token)["sid"],
+        other_session=claims_of(other_pair.access_token)["sid"],
     )
 
 
@@ -193,6 +199,7 @@ def _steer(case: Case, world: World, data: st.DataObject, mode: GenerationMode) 
         ids = {
             "/api/v1/tasks/{id}/": [world.own_task.pk, world.other_task.pk],
             "/api/v1/users/{id}/": [world.other_user.pk, world.caller.pk],
+            "/api/v1/auth/sessions/{id}/": [world.own_session, world.other_session],
         }[case.operation.path]
         chosen = data.draw(st.sampled_from([*ids, None]), label="id")
         if chosen is not None:

@@ -5,6 +5,8 @@ from accounts.views.auth import (
     PasswordResetConfirmView,
     PasswordResetView,
     RefreshView,
+    SessionDetailView,
+    SessionListView,
 )
 from accounts.views.signup import EmailChangeConfirmView, EmailVerificationView, SignupView, VerificationResendView
 from accounts.views.users import MePasswordView, MeView, UserViewSet
@@ -20,6 +22,8 @@ __all__ = [
     "PasswordResetConfirmView",
     "PasswordResetView",
     "RefreshView",
+    "SessionDetailView",
+    "SessionListView",
     "SignupView",
     "UserViewSet",
     "VerificationResendView",

@@ -1,48 +1,55 @@
-"""HTTP endpoints for sessions: log in, refresh, log out, and password reset."""
+"""HTTP endpoints for sessions: log in, refresh, log out, the session list, and password reset.
+
+Each view parses the request, calls one service with what the client sent, and answers; the
+services decode tokens, count attempts and revoke (see `accounts.services`).
+"""
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, status
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts import services, tokens
-from accounts.events import Event, security_event
-from accounts.models import User
+from accounts.models import RefreshTokenFamily
 from accounts.serializers import (
     LoginFormSerializer,
     LoginSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetRequestSerializer,
     RefreshTokenSerializer,
+    SessionSerializer,
     TokenPairSerializer,
 )
-from accounts.throttling import LoginFailureThrottle, refresh_retry_after
-from common.client import client_address
+from accounts.views import transport
+from accounts.views.base import AccountsAPIView
+from common.client import client_of
 from common.openapi import ErrorSerializer
 from common.parsers import StrictJSONParser
 from common.throttling import AddressRateThrottle
 
-INVALID_CREDENTIALS = "Incorrect email or password."
-INVALID_REFRESH_TOKEN = "The refresh token is invalid, expired or revoked."
-EMAIL_NOT_VERIFIED = "Verify your email first: follow the link mailed to you, or ask for a new one."
 PASSWORD_RESET_ACCEPTED = "If an active account has this email, a reset link has been sent to it."
 
-_invalid_refresh = OpenApiResponse(ErrorSerializer, description=INVALID_REFRESH_TOKEN)
+_invalid_refresh = OpenApiResponse(ErrorSerializer, description=services.INVALID_REFRESH_TOKEN)
 throttled_response = OpenApiResponse(
     ErrorSerializer, description="Too many requests; retry after `Retry-After` seconds."
 )
+_cookie_origin = OpenApiResponse(
+    ErrorSerializer,
+    description="`X-Token-Transport: cookie` from an origin neither the API's nor allowed (`origin_not_allowed`).",
+)
 
 
-class TokenEndpoint(APIView):
-    """Base for endpoints that take credentials or a refresh token in the body, not a bearer token.
+class TokenEndpoint(AccountsAPIView):
+    """Base for endpoints that take credentials or a refresh token, not a bearer token.
 
-    They ignore any `Authorization` header, and their 401s still carry `WWW-Authenticate`.
+    They ignore any `Authorization` header, and their 401s still carry `WWW-Authenticate`. The
+    refresh token travels in the body, or as a cookie with `X-Token-Transport: cookie` (see
+    `accounts.views.transport`).
     """
 
     authentication_classes = ()
@@ -53,16 +60,17 @@ class TokenEndpoint(APIView):
 
     @staticmethod
     def token_response(request: Request, pair: tokens.TokenPair) -> Response:
-        return Response(TokenPairSerializer(pair).data)
+        return transport.token_pair_response(request, TokenPairSerializer(pair).data)
 
     @staticmethod
-    def decode_refresh(data: Any) -> Any:
+    def raw_refresh_token(request: Request) -> str:
+        """The refresh token of the body or, when the body has none, of the cookie in cookie mode."""
+        data = request.data
+        if transport.wants_cookie(request) and not (isinstance(data, dict) and "refresh_token" in data):
+            return transport.cookie_refresh_token(request)
         serializer = RefreshTokenSerializer(data=data)
         serializer.is_valid(raise_exception=True)
-        try:
-            return tokens.decode_refresh_token(serializer.validated_data["refresh_token"])
-        except tokens.InvalidTokenError as exc:
-            raise AuthenticationFailed(INVALID_REFRESH_TOKEN, code="token_not_valid") from exc
+        return str(serializer.validated_data["refresh_token"])
 
 
 class LoginView(TokenEndpoint):
@@ -82,10 +90,11 @@ class LoginView(TokenEndpoint):
         request={"application/json": LoginSerializer, "application/x-www-form-urlencoded": LoginFormSerializer},
         responses={
             200: TokenPairSerializer,
-            401: OpenApiResponse(ErrorSerializer, description=INVALID_CREDENTIALS),
+            401: OpenApiResponse(ErrorSerializer, description=services.INVALID_CREDENTIALS),
             403: OpenApiResponse(
                 ErrorSerializer,
-                description="The password is right but the email is not verified yet (`email_not_verified`).",
+                description="The password is right but the email is not verified yet (`email_not_verified`); "
+                "or a cookie-mode login from an origin that is not allowed (`origin_not_allowed`).",
             ),
             429: throttled_response,
         },
@@ -93,79 +102,104 @@ class LoginView(TokenEndpoint):
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        email = User.objects.normalize_email(serializer.validated_data["email"])
-        failures = LoginFailureThrottle(email=email, address=client_address(request))
-        wait = failures.attempt()
-        if wait is not None:
-            security_event(Event.LOGIN_THROTTLED, user_id=None)
-            raise Throttled(wait=wait)
-        try:
-            pair = services.auth_login(email=email, password=serializer.validated_data["password"])
-        except services.InvalidCredentialsError as exc:
-            raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials") from exc
-        except services.EmailNotVerifiedError as exc:
-            failures.succeeded()  # the password was right
-            raise PermissionDenied(EMAIL_NOT_VERIFIED, code="email_not_verified") from exc
-        failures.succeeded()
-        return self.token_response(request, pair)
+        return self.token_response(request, services.auth_login(**serializer.validated_data, client=client_of(request)))
 
 
 class RefreshView(TokenEndpoint):
     """Trade a refresh token for a new pair in the same session.
 
     The presented refresh token is refused from then on. Presenting it again is taken as theft:
-    the whole session is revoked, its newest refresh token included.
+    the whole session is revoked, its newest refresh token included. A session ends
+    `REFRESH_SESSION_MAX_DAYS` after its login, however often it is refreshed.
     """
 
     @extend_schema(
         tags=["auth"],
         summary="Trade a refresh token for a new token pair",
         request=RefreshTokenSerializer,
-        responses={200: TokenPairSerializer, 401: _invalid_refresh, 429: throttled_response},
+        responses={200: TokenPairSerializer, 401: _invalid_refresh, 403: _cookie_origin, 429: throttled_response},
     )
     def post(self, request: Request) -> Response:
-        refresh = self.decode_refresh(request.data)
-        wait = refresh_retry_after(refresh.get("user_id"))
-        if wait is not None:
-            raise Throttled(wait=wait)
-        try:
-            pair = services.auth_refresh(refresh=refresh)
-        except tokens.InvalidTokenError as exc:
-            raise AuthenticationFailed(INVALID_REFRESH_TOKEN, code="token_not_valid") from exc
+        pair = services.auth_refresh(refresh_token=self.raw_refresh_token(request), client=client_of(request))
         return self.token_response(request, pair)
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        # A refused cookie is of no further use: the browser drops it.
+        if response.status_code == status.HTTP_401_UNAUTHORIZED and transport.wants_cookie(request):
+            transport.clear_refresh_cookie(response)
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class LogoutView(TokenEndpoint):
-    """End the session a refresh token belongs to. No access token is needed."""
+    """End the session a refresh token belongs to, its access tokens included. No access token is needed.
+
+    An already-rotated refresh token is reuse, as for a refresh: the session is revoked and 401 answered.
+    """
 
     @extend_schema(
         tags=["auth"],
         summary="End the session of a refresh token",
         request=RefreshTokenSerializer,
-        responses={204: None, 401: _invalid_refresh},
+        responses={204: None, 401: _invalid_refresh, 403: _cookie_origin},
     )
     def post(self, request: Request) -> Response:
-        refresh = self.decode_refresh(request.data)
-        try:
-            services.auth_logout(refresh=refresh)
-        except tokens.InvalidTokenError as exc:
-            raise AuthenticationFailed(INVALID_REFRESH_TOKEN, code="token_not_valid") from exc
+        services.auth_logout(refresh_token=self.raw_refresh_token(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        return super().finalize_response(request, transport.clear_refresh_cookie(response), *args, **kwargs)
 
-class LogoutAllView(APIView):
-    """End every session of the caller: all their refresh tokens are refused from then on."""
+
+class LogoutAllView(AccountsAPIView):
+    """End every session of the caller: all their refresh and access tokens are refused at once."""
 
     permission_classes = (IsAuthenticated,)
 
     @extend_schema(tags=["auth"], summary="End every session of the caller", request=None, responses={204: None})
     def post(self, request: Request) -> Response:
         services.auth_logout_all(user=request.user)  # type: ignore[arg-type]
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return transport.clear_refresh_cookie(Response(status=status.HTTP_204_NO_CONTENT))
+
+
+class CallerSessionsMixin:
+    """The caller's live sessions, newest first; `current` marks the one of the presented token."""
+
+    request: Request
+    serializer_class = SessionSerializer
+    permission_classes = (IsAuthenticated,)
+
+    def get_queryset(self) -> QuerySet[RefreshTokenFamily]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no caller
+            return RefreshTokenFamily.objects.none()
+        return RefreshTokenFamily.objects.of(self.request.user).live().newest_first()  # type: ignore[arg-type]
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        token: Any = self.request.auth
+        return {"current_session_id": token.get(tokens.SESSION_CLAIM) if token is not None else None}
+
+
+@extend_schema_view(get=extend_schema(tags=["auth"], summary="The caller's live sessions, newest first"))
+class SessionListView(CallerSessionsMixin, generics.ListAPIView):  # type: ignore[misc]
+    pass
+
+
+@extend_schema_view(
+    delete=extend_schema(
+        tags=["auth"],
+        summary="End one of the caller's sessions",
+        responses={204: None, 404: OpenApiResponse(ErrorSerializer, description="No live session of the caller.")},
+    )
+)
+class SessionDetailView(CallerSessionsMixin, generics.DestroyAPIView):  # type: ignore[misc]
+    """End a session: its refresh and access tokens are refused at once. Another user's is 404."""
+
+    def perform_destroy(self, instance: RefreshTokenFamily) -> None:
+        services.session_end(session=instance)
 
 
 class PasswordResetView(TokenEndpoint):
-    """Ask for a password-reset link by email. The answer is the same whether or not the account exists."""
+    """Ask for a password-reset link by email. The answer is the same whether or not the account
+    exists, and whether or not a limit was reached (except the per-address one, which is 429)."""
 
     throttle_classes = (AddressRateThrottle,)
     throttle_scope = "password_reset"

@@ -19,6 +19,7 @@ from accounts.serializers import (
     VerificationResendSerializer,
 )
 from accounts.views.auth import TokenEndpoint, throttled_response
+from common.client import client_of
 from common.openapi import ErrorSerializer, ValidationErrorSerializer
 from common.throttling import AddressRateThrottle
 
@@ -80,7 +81,8 @@ class EmailVerificationView(SignupEndpoint):
     def post(self, request: Request) -> Response:
         serializer = EmailVerificationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return self.token_response(request, services.email_verify(**serializer.validated_data))
+        pair = services.email_verify(**serializer.validated_data, client=client_of(request))
+        return self.token_response(request, pair)
 
 
 class VerificationResendView(SignupEndpoint):

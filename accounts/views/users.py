@@ -8,7 +8,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts import services
 from accounts.filters import UserFilter
@@ -22,13 +21,15 @@ from accounts.serializers import (
     UserSerializer,
     UserUpdateSerializer,
 )
+from accounts.views.base import AccountsAPIView
+from common.client import client_of
 from common.filters import QueryParamFilterBackend, StableOrderingFilter
-from common.openapi import ValidationErrorSerializer
+from common.openapi import ErrorSerializer, ValidationErrorSerializer
 
 LAST_ADMIN = "The last active admin cannot be deactivated."
 
 
-class MeView(APIView):
+class MeView(AccountsAPIView):
     """The caller's own account."""
 
     permission_classes = (IsAuthenticated,)
@@ -57,17 +58,27 @@ class MeView(APIView):
         responses={
             204: None,
             400: OpenApiResponse(ValidationErrorSerializer, description="Wrong password, or the last active admin."),
+            429: OpenApiResponse(
+                ErrorSerializer, description="Too many wrong passwords; retry after `Retry-After` seconds."
+            ),
         },
     )
     def delete(self, request: Request) -> Response:
         serializer = AccountDeleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.user_delete_self(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        services.user_delete_self(
+            user=request.user,  # type: ignore[arg-type]
+            client=client_of(request),
+            **serializer.validated_data,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MePasswordView(APIView):
-    """Change the caller's password; every access and refresh token issued before is refused."""
+class MePasswordView(AccountsAPIView):
+    """Change the caller's password; every access and refresh token issued before is refused.
+
+    A wrong current password counts as a failed login of the account: past the login limits, 429.
+    """
 
     permission_classes = (IsAuthenticated,)
 
@@ -75,12 +86,21 @@ class MePasswordView(APIView):
         tags=["users"],
         summary="Change the caller's password; every earlier token is revoked",
         request=PasswordChangeSerializer,
-        responses={204: None},
+        responses={
+            204: None,
+            429: OpenApiResponse(
+                ErrorSerializer, description="Too many wrong current passwords; retry after `Retry-After` seconds."
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.user_change_password(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        services.user_change_password(
+            user=request.user,  # type: ignore[arg-type]
+            client=client_of(request),
+            **serializer.validated_data,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

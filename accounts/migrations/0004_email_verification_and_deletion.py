@@ -14,7 +14,7 @@ def mark_existing_users_verified(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_refresh_token_family'),
+        ('accounts', '0003_session_details'),
     ]
 
     operations = [
