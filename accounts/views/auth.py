@@ -58,6 +58,12 @@ class TokenEndpoint(AccountsAPIView):
     def get_authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # Before any work: a refused origin must not even log in or end a session.
+        if transport.wants_cookie(request):
+            transport.check_cookie_origin(request)
+
     @staticmethod
     def token_response(request: Request, pair: tokens.TokenPair) -> Response:
         return transport.token_pair_response(request, TokenPairSerializer(pair).data)
