@@ -397,9 +397,11 @@ _SMTP_OPTIONS = {
     "use_tls": _EMAIL.get("EMAIL_USE_TLS"),
     "use_ssl": _EMAIL.get("EMAIL_USE_SSL"),
 }
+# With no SMTP server, mail is printed readably (links copyable), see common/mail.py.
+_CONSOLE_BACKENDS = {"django.core.mail.backends.console.EmailBackend": "common.mail.ReadableConsoleBackend"}
 MAILERS = {
     "default": {
-        "BACKEND": _EMAIL["EMAIL_BACKEND"],
+        "BACKEND": _CONSOLE_BACKENDS.get(_EMAIL["EMAIL_BACKEND"], _EMAIL["EMAIL_BACKEND"]),
         "OPTIONS": (
             {key: value for key, value in _SMTP_OPTIONS.items() if value not in (None, "")} | {"timeout": 10}
             if _EMAIL["EMAIL_BACKEND"].endswith("smtp.EmailBackend")

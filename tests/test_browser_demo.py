@@ -20,7 +20,7 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from accounts.models import RefreshTokenFamily, User
 from tasks.models import Task, TaskStatus
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.test_browser import CHROMIUM_FLAGS, browser  # noqa: F401 (the module's browser fixture)
+from tests.test_browser import browser  # noqa: F401 (the module's browser fixture)
 
 
 def _demo_server_module() -> Any:
