@@ -76,14 +76,16 @@ def test_the_worker_sends_the_verification_mail_over_smtp_as_text_and_html(
     [message] = smtp_inbox.messages
     assert message["To"] == "smtp@example.com"
     assert message["Subject"] == "Confirm your email address"
-    parts = {
-        part.get_content_type(): part.get_payload(decode=True).decode()
-        for part in message.walk()
-        if not part.is_multipart()
-    }
+    parts = {part.get_content_type(): _text_of(part) for part in message.walk() if not part.is_multipart()}
     assert set(parts) == {"text/plain", "text/html"}
     assert "https://app.example.com/verify-email?uid=" in parts["text/plain"]
     assert "https://app.example.com/verify-email?uid=" in parts["text/html"]
+
+
+def _text_of(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
 
 
 def test_the_development_console_prints_links_as_they_are() -> None:
