@@ -8,6 +8,7 @@ API's address, and a Content-Security-Policy that lets the page talk to that API
 import argparse
 import contextlib
 import json
+import ssl
 import sys
 import threading
 from functools import partial
@@ -53,9 +54,17 @@ class DemoHandler(SimpleHTTPRequestHandler):
         pass  # quiet: the API's log is the one worth reading
 
 
-def make_server(port: int, api: str, host: str = "localhost") -> ThreadingHTTPServer:
+def make_server(
+    port: int, api: str, host: str = "localhost", certfile: str | None = None, keyfile: str | None = None
+) -> ThreadingHTTPServer:
+    """The demo's server; with `certfile` (and `keyfile`) it speaks HTTPS."""
     handler = type("Handler", (DemoHandler,), {"api": api.rstrip("/")})
-    return ThreadingHTTPServer((host, port), partial(handler))
+    server = ThreadingHTTPServer((host, port), partial(handler))
+    if certfile:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(certfile, keyfile)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    return server
 
 
 def serve_in_background(port: int, api: str) -> ThreadingHTTPServer:
@@ -69,9 +78,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--api", default="http://localhost:8001", help="the API's origin")
+    parser.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--keyfile", help="the certificate's private key (PEM), if not in --certfile")
     options = parser.parse_args()
-    server = make_server(options.port, options.api)
-    sys.stdout.write(f"Demo front end on http://localhost:{options.port}/ (API: {options.api})\n")
+    server = make_server(options.port, options.api, certfile=options.certfile, keyfile=options.keyfile)
+    scheme = "https" if options.certfile else "http"
+    sys.stdout.write(f"Demo front end on {scheme}://localhost:{options.port}/ (API: {options.api})\n")
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
