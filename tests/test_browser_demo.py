@@ -9,6 +9,7 @@ import importlib.util
 import re
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import pytest
 from django.core import mail
 from pytest_django.fixtures import Settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts import tokens
 from accounts.models import RefreshTokenFamily, User
 from tasks.models import Task, TaskStatus
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -170,6 +173,28 @@ def test_a_newcomer_signs_up_verifies_and_uses_the_demo(page: Any, context: Any,
     page.wait_for_selector("body[data-ready=true]", state="attached")
     assert page.locator("#signed-out").is_visible()
     assert page.problems == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_refreshes_the_access_token_before_it_expires(
+    page: Any, origins: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Access tokens of 36 s (SimpleJWT reads its lifetime once, at import): the page renews them
+    # 30 s before they expire, so 6 s after logging in.
+    lifetime = timedelta(seconds=36)
+    monkeypatch.setattr(AccessToken, "lifetime", lifetime)
+    monkeypatch.setattr(tokens.api_settings, "ACCESS_TOKEN_LIFETIME", lifetime)
+    user = UserFactory.create()
+    open_demo(page, origins["demo"])
+    log_in(page, user.email)
+    first = OutstandingToken.objects.filter(user=user).count()
+    with page.expect_response(lambda response: "/api/v1/auth/refresh" in response.url, timeout=20_000) as renewal:
+        pass
+    assert renewal.value.status == 200
+    assert OutstandingToken.objects.filter(user=user).count() == first + 1
+    page.fill("#task-title", "After the renewal")
+    page.click("#task-form button[type=submit]")
+    page.wait_for_selector("#tasks li:has-text('After the renewal')")
 
 
 @pytest.mark.django_db(transaction=True)

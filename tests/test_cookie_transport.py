@@ -139,3 +139,21 @@ def test_body_and_cookie_modes_side_by_side(api_client: APIClient, user: User) -
     sessions = api_client.get("/api/v1/auth/sessions", HTTP_AUTHORIZATION=f"Bearer {cookie_access}").json()["results"]
     assert len(sessions) == 2
     assert [session["current"] for session in sessions] == [True, False]
+
+
+def test_cors_lets_the_listed_origin_send_credentials_and_the_header_and_no_other(api_client: APIClient) -> None:
+    def preflight(origin: str) -> Any:
+        return api_client.options(
+            REFRESH_URL,
+            HTTP_ORIGIN=origin,
+            HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+            HTTP_ACCESS_CONTROL_REQUEST_HEADERS="x-token-transport, content-type",
+        )
+
+    allowed = preflight(FRONT_END)
+    assert allowed["Access-Control-Allow-Origin"] == FRONT_END
+    assert allowed["Access-Control-Allow-Credentials"] == "true"
+    assert "x-token-transport" in allowed["Access-Control-Allow-Headers"]
+    refused = preflight("http://evil.example")
+    assert "Access-Control-Allow-Origin" not in refused
+    assert "Access-Control-Allow-Credentials" not in refused

@@ -101,6 +101,24 @@ def test_an_email_change_link_is_refused_when_the_address_was_taken_meanwhile(
     assert User.objects.get(pk=user.pk).email == user.email
 
 
+def test_an_expired_email_change_link_is_refused(
+    user: User,
+    user_client: APIClient,
+    api_client: APIClient,
+    patch_me: Callable[..., Any],
+    django_capture_on_commit_callbacks: Any,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    patch_me(user_client, {"email": "later@example.com"})
+    link = link_in(mail.outbox[0])
+    settings.EMAIL_VERIFICATION_TIMEOUT = 60
+    later = timezone.now().timestamp() + 61
+    monkeypatch.setattr("django.core.signing.time.time", lambda: later)
+    assert confirm(api_client, link, django_capture_on_commit_callbacks).status_code == 400
+    assert User.objects.get(pk=user.pk).email == user.email
+
+
 def test_an_email_change_link_cannot_be_tampered_with(
     user: User,
     user_client: APIClient,
