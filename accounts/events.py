@@ -36,11 +36,13 @@ class Event(StrEnum):
 
 
 class Channel(StrEnum):
-    """Where a password was presented: the API's login, the admin site's, or a password change."""
+    """Where a password was presented: the API's login, the admin site's, a password change, or
+    an account deletion."""
 
     API = "api"
     ADMIN = "admin"
     PASSWORD_CHANGE = "password_change"
+    ACCOUNT_DELETION = "account_deletion"
 
 
 _ALARMING = {

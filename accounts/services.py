@@ -290,7 +290,7 @@ def email_change_confirm(*, uid: str, token: str) -> User:
 def user_delete_self(*, user: User, password: str, client: Client) -> None:
     """Delete one's own account: deactivated at once (every session ends), erased by the
     maintenance job after `ACCOUNT_DELETION_GRACE_DAYS` (see `users_erase_deleted`)."""
-    _check_current_password(user, password, client=client, field="password")
+    _check_current_password(user, password, client=client, field="password", channel=Channel.ACCOUNT_DELETION)
     with transaction.atomic():
         try:
             ensure_an_admin_remains(user=user, role=None, is_active=False)
@@ -384,21 +384,24 @@ def user_change_password(*, user: User, current_password: str, new_password: str
     A wrong current password counts as a failed login of the account (the same limits), so a
     stolen access token cannot be turned into the password by guessing.
     """
-    _check_current_password(user, current_password, client=client, field="current_password")
+    _check_current_password(
+        user, current_password, client=client, field="current_password", channel=Channel.PASSWORD_CHANGE
+    )
     _set_password(user, new_password, field="new_password")
     return user_save_new_password(user=user)
 
 
-def _check_current_password(user: User, password: str, *, client: Client, field: str) -> None:
+def _check_current_password(user: User, password: str, *, client: Client, field: str, channel: Channel) -> None:
     """Refuse a wrong current password (a `ValidationError` naming `field`), counting it as a
     failed login of the account: a stolen access token cannot find the password by guessing."""
     failures = LoginFailureThrottle(email=user.email, address=client.address)
     wait = failures.attempt()
     if wait is not None:
-        security_event(Event.LOGIN_THROTTLED, user_id=user.pk, channel=Channel.PASSWORD_CHANGE)
+        security_event(Event.LOGIN_THROTTLED, user_id=user.pk, channel=channel)
         raise RateLimitedError(wait)
     if not user.check_password(password):
-        security_event(Event.PASSWORD_CHANGE_FAILED, user_id=user.pk)
+        failed = Event.PASSWORD_CHANGE_FAILED if channel == Channel.PASSWORD_CHANGE else Event.LOGIN_FAILED
+        security_event(failed, user_id=user.pk, channel=channel)
         raise ValidationError({field: WRONG_PASSWORD})
     failures.succeeded()
 

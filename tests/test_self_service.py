@@ -144,6 +144,18 @@ def test_deleting_ones_account_needs_the_password(user: User, user_client: APICl
     assert user_client.delete(ME_URL, {}, format="json").status_code == 400
 
 
+def test_wrong_passwords_to_delete_count_as_failed_logins(
+    user: User, user_client: APIClient, settings: Settings
+) -> None:
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "login_failures": "2/min"}
+    for _ in range(2):
+        assert user_client.delete(ME_URL, {"password": "a-guess-0000"}, format="json").status_code == 400
+    throttled = user_client.delete(ME_URL, {"password": DEFAULT_PASSWORD}, format="json")
+    assert throttled.status_code == 429
+    assert int(throttled["Retry-After"]) > 0
+    assert User.objects.get(pk=user.pk).is_active
+
+
 def test_deleting_ones_account_deactivates_it_and_ends_every_session(user: User, api_client: APIClient) -> None:
     first, second = issue_token_pair(user), issue_token_pair(user)
     client = APIClient()
