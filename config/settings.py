@@ -397,11 +397,14 @@ _SMTP_OPTIONS = {
     "use_tls": _EMAIL.get("EMAIL_USE_TLS"),
     "use_ssl": _EMAIL.get("EMAIL_USE_SSL"),
 }
-# With no SMTP server, mail is printed readably (links copyable), see common/mail.py.
+# With DEBUG on and no SMTP server, mail is printed readably (links copyable), see common/mail.py;
+# with DEBUG off the console stays Django's own, which `check --deploy` refuses.
 _CONSOLE_BACKENDS = {"django.core.mail.backends.console.EmailBackend": "common.mail.ReadableConsoleBackend"}
 MAILERS = {
     "default": {
-        "BACKEND": _CONSOLE_BACKENDS.get(_EMAIL["EMAIL_BACKEND"], _EMAIL["EMAIL_BACKEND"]),
+        "BACKEND": _CONSOLE_BACKENDS.get(_EMAIL["EMAIL_BACKEND"], _EMAIL["EMAIL_BACKEND"])
+        if DEBUG
+        else _EMAIL["EMAIL_BACKEND"],
         "OPTIONS": (
             {key: value for key, value in _SMTP_OPTIONS.items() if value not in (None, "")} | {"timeout": 10}
             if _EMAIL["EMAIL_BACKEND"].endswith("smtp.EmailBackend")

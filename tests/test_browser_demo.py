@@ -80,7 +80,9 @@ def context(browser: Any) -> Iterator[Any]:  # noqa: F811 (the imported fixture)
 def page(context: Any) -> Any:
     new_page = context.new_page()
     new_page.problems = []
+    new_page.requested = []
     new_page.on("pageerror", lambda error: new_page.problems.append(str(error)))
+    new_page.on("request", lambda request: new_page.requested.append(request.url))
     return new_page
 
 
@@ -173,6 +175,9 @@ def test_a_newcomer_signs_up_verifies_and_uses_the_demo(page: Any, context: Any,
     page.wait_for_selector("body[data-ready=true]", state="attached")
     assert page.locator("#signed-out").is_visible()
     assert page.problems == []
+    # No asset from outside: the page talked to its own origin and the API's, nothing else.
+    outside = [url for url in page.requested if not url.startswith((origins["demo"], origins["api"]))]
+    assert outside == []
 
 
 @pytest.mark.django_db(transaction=True)
