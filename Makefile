@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 8001
 DEMO_PORT ?= 3000
 
-.PHONY: run demo test lint format typecheck check-containers pytest bench fuzz scale load fault schema schema-check client install install-dev clean
+.PHONY: run demo test lint format typecheck check-containers check-kubernetes pytest bench scale-out fuzz scale load fault schema schema-check client install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,8 @@ demo: install
 		$(MAKE) --no-print-directory run & \
 	$(BIN)/python examples/web/serve.py --port $(DEMO_PORT) --api http://localhost:$(PORT)
 
-## test: lint, format check, type check, the schema and container checks, then the tests with coverage (at least 90%)
-test: lint typecheck schema-check check-containers pytest
+## test: lint, format check, type check, the schema, container and Kubernetes checks, then the tests with coverage (at least 90%)
+test: lint typecheck schema-check check-containers check-kubernetes pytest
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -57,6 +57,10 @@ typecheck: install-dev
 ## check-containers: docker compose config (alone and with compose.dev.yml) and hadolint; no Docker engine needed
 check-containers: install-dev
 	bash scripts/check-containers.sh
+
+## check-kubernetes: kubectl kustomize of each overlay in deploy/kubernetes, validated strictly against the Kubernetes schema; no cluster needed
+check-kubernetes: install-dev
+	bash scripts/check-kubernetes.sh
 
 pytest: install-dev
 	$(BIN)/pytest -n auto --cov --cov-report=term $(PYTEST_ARGS)
@@ -80,6 +84,10 @@ load: install-dev
 ## fault: restart a throwaway PostgreSQL (port 5544) under write load: fast JSON 503s, readiness, recovery, no lost writes
 fault: install-dev
 	$(BIN)/python bench/fault.py $(FAULT_ARGS)
+
+## scale-out: 3 gunicorn instances behind HAProxy, PgBouncer, one Redis; 64 clients for 60 s, one instance killed, one restarted gracefully
+scale-out: install-dev
+	$(BIN)/python bench/scale_out.py $(SCALE_OUT_ARGS)
 
 ## schema: regenerate the committed OpenAPI schema (openapi.yaml) from the code
 schema: install-dev

@@ -97,6 +97,18 @@ def auth_authenticate(*, email: str, password: str, client: Client, channel: Cha
     return user
 
 
+def admin_authenticate(*, email: str, password: str, client: Client) -> User:
+    """The admin these credentials belong to, for the admin site's login (same limits as the API's).
+
+    A user who is not an admin gets the same refusal as a wrong password.
+    """
+    user = auth_authenticate(email=email, password=password, client=client, channel=Channel.ADMIN)
+    if not user.is_staff:
+        raise _invalid_credentials()
+    security_event(Event.LOGIN_SUCCEEDED, user_id=user.pk, channel=Channel.ADMIN)
+    return user
+
+
 def auth_login(*, email: str, password: str, client: Client) -> TokenPair:
     """Check credentials and open a session (a new refresh-token family)."""
     user = auth_authenticate(email=email, password=password, client=client, channel=Channel.API)

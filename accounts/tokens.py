@@ -133,7 +133,7 @@ def decode_refresh_token(raw_token: str) -> RefreshToken:
 
 def token_user_id(token: Token) -> int:
     """The id of the user a decoded token speaks for (InvalidTokenError if it is malformed)."""
-    return _id_claim(token, api_settings.USER_ID_CLAIM)
+    return _id_claim(token, api_settings.USER_ID_CLAIM, as_text=True)
 
 
 def decode_access_token(raw_token: str | bytes) -> AccessToken:
@@ -241,11 +241,12 @@ def _decode[T: Token](token_class: type[T], raw_token: str | bytes) -> T:
     return token
 
 
-def _id_claim(token: Token, claim: str) -> int:
-    """A claim holding a database id (an integer, or its digits as a string), or InvalidTokenError."""
+def _id_claim(token: Token, claim: str, *, as_text: bool = False) -> int:
+    """A claim holding a database id, or InvalidTokenError. `as_text`: written as a string of digits
+    (SimpleJWT writes the user id so), else as a JSON integer."""
     value = token.get(claim)
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
+    if as_text:
+        value = int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
     if type(value) is not int or not 0 < value < _MAX_ID:
         raise InvalidTokenError
     return value

@@ -34,3 +34,17 @@ class TextFormatter(logging.Formatter):
         line = super().formatMessage(record)
         fields = " ".join(f"{key}={value}" for key, value in record_fields(record).items())
         return f"{line} {fields}" if fields else line
+
+
+class OneLineWarning(logging.Filter):
+    """Logs a record as a warning without its traceback.
+
+    For events an outsider can cause at will, such as a request with a bad `Host` header: one
+    line each is enough, and an error with a traceback per request would flood logs and alerts.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True

@@ -31,6 +31,15 @@ QUERIES = Histogram(
 )
 
 
+# The methods HTTP defines (RFC 9110, and PATCH): any other is counted as "other", so that a
+# client sending made-up methods cannot create an unbounded number of series.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
+
+def method_label(method: str | None) -> str:
+    return method if method in KNOWN_METHODS else "other"
+
+
 class MetricsMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         if not settings.METRICS_TOKEN:
@@ -50,8 +59,9 @@ class MetricsMiddleware:
             response = self.get_response(request)
         match = request.resolver_match
         view = match.view_name if match is not None else "unmatched"
-        LATENCY.labels(request.method, view).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, view, str(response.status_code)).inc()
+        method = method_label(request.method)
+        LATENCY.labels(method, view).observe(time.perf_counter() - started)
+        REQUESTS.labels(method, view, str(response.status_code)).inc()
         QUERIES.labels(view).observe(queries)
         return response
 

@@ -11,6 +11,7 @@ from common.exceptions import DatabaseUnavailable, PayloadTooLarge, error_body
 logger = logging.getLogger("common.errors")
 
 API_PREFIX = "/api/"
+API_V1_PREFIX = "/api/v1/"
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -38,6 +39,24 @@ class JSONErrorsForAPIMiddleware:
             return service_unavailable_response()
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return server_error_response()
+
+
+class NoStoreForAPIMiddleware:
+    """Every answer under `/api/v1/` is `Cache-Control: no-store` (and `Pragma: no-cache`).
+
+    They carry tokens (RFC 6749, section 5.1 requires this of token answers) or one user's data;
+    no browser or proxy cache may keep them. The public schema and docs may be cached.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(API_V1_PREFIX) and not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "no-store"
+            response["Pragma"] = "no-cache"
+        return response
 
 
 class BodySizeLimitMiddleware:

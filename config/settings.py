@@ -12,6 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from psycopg_pool import ConnectionPool
 
+from config.dev_keys import development_keys
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -50,6 +52,7 @@ VARIABLES = (
     "DATABASE_POOL_MAX_SIZE",
     "DATABASE_POOL_TIMEOUT",
     "DATABASE_CONNECT_TIMEOUT",
+    "DATABASE_PGBOUNCER",
     "ARGON2_TIME_COST",
     "ARGON2_MEMORY_COST_KIB",
     "ARGON2_PARALLELISM",
@@ -68,6 +71,7 @@ VARIABLES = (
     "MAINTENANCE_INTERVAL_SECONDS",
     "TASK_RESULT_RETENTION_DAYS",
     "METRICS_TOKEN",
+    "PUBLIC_BASE_URL",
     "SENTRY_DSN",
     "SENTRY_ENVIRONMENT",
     "SENTRY_TRACES_SAMPLE_RATE",
@@ -90,16 +94,24 @@ for _name in VARIABLES:
 
 DEBUG = env.bool("DEBUG", default=False)
 
-# Secrets: with DEBUG off the app refuses to start on a missing, placeholder or short secret.
+# Secrets: with DEBUG off the app refuses to start on a missing, placeholder or short secret. With
+# DEBUG on and none set, random keys are made once and kept in DEV_KEYS_FILE (ignored by git and
+# docker): no key is written in the code, so no server signs with a key the public knows.
 _MIN_SECRET_LENGTH = 50
-_PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret"}
+_PLACEHOLDER_SECRETS = {"", "changeme", "secret", "dev-secret"}
+DEV_KEYS_FILE = BASE_DIR / ".dev-keys.json"
 
 
-def _secret(name: str, debug_default: str) -> str:
+def _is_placeholder(value: str) -> bool:
+    lowered = value.lower()
+    return lowered in _PLACEHOLDER_SECRETS or lowered.startswith(("change-me", "django-insecure"))
+
+
+def _secret(name: str) -> str:
     value = env.str(name, default="")
     if DEBUG:
-        return value or debug_default
-    if value.lower() in _PLACEHOLDER_SECRETS or value.startswith("django-insecure"):
+        return value if not _is_placeholder(value) else development_keys(DEV_KEYS_FILE)[name]
+    if _is_placeholder(value):
         raise ImproperlyConfigured(
             f"Set {name} to a random secret of at least {_MIN_SECRET_LENGTH} characters "
             f"when DEBUG is off (for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
@@ -111,15 +123,15 @@ def _secret(name: str, debug_default: str) -> str:
     return value
 
 
-SECRET_KEY = _secret("SECRET_KEY", "django-insecure-development-only-secret-key-do-not-deploy")
-JWT_SECRET_KEY = _secret("JWT_SECRET_KEY", "insecure-development-only-jwt-signing-key-do-not-deploy")
+SECRET_KEY = _secret("SECRET_KEY")
+JWT_SECRET_KEY = _secret("JWT_SECRET_KEY")
 if not DEBUG and SECRET_KEY == JWT_SECRET_KEY:
     raise ImproperlyConfigured("Set JWT_SECRET_KEY to a different value from SECRET_KEY.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.AdminConfig",  # Django's admin, with the login of accounts.admin_site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -140,6 +152,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "common.request_context.RequestContextMiddleware",
     "common.metrics.MetricsMiddleware",
+    "common.middleware.NoStoreForAPIMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -188,6 +201,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when the database is unreachable: the request gets a 503 instead of hanging.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+# Behind PgBouncer in transaction mode each transaction may run on another server connection, so
+# nothing may outlive a transaction there: no server-side cursor (a named cursor lives on one
+# server connection across statements), no prepared statement (psycopg prepares a query it sees
+# often, on one server connection), and no pool of our own (PgBouncer is the pool). Connections to
+# PgBouncer are cheap and stay persistent. Connection math: see the README's scaling section.
+DATABASE_PGBOUNCER = env.bool("DATABASE_PGBOUNCER", default=False)
+if DATABASE_PGBOUNCER:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_PGBOUNCER=true needs a PostgreSQL DATABASE_URL (PgBouncer's address).")
+    if env.bool("DATABASE_POOL", default=False):
+        raise ImproperlyConfigured(
+            "Set DATABASE_POOL=false with DATABASE_PGBOUNCER=true: PgBouncer pools the connections."
+        )
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=False):
     # psycopg's connection pool, one per process; connections are checked before being handed out.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -366,6 +394,10 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Links in mails point at the web front end, never at whatever Host header a request carried:
 # FRONTEND_URL followed by /verify-email, /confirm-email or /reset-password, with ?uid=&token=.
 FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:3000").rstrip("/")
+# The address clients reach the API at, e.g. https://api.example.com: when set, absolute URLs in
+# answers (pagination links) are built from it, never from the request's Host header.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+
 # Password reset: the emailed link is PASSWORD_RESET_URL with {uid} and {token} filled in, for the
 # client application's page, which posts them to /api/v1/auth/password-reset/confirm.
 PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default=FRONTEND_URL + "/reset-password?uid={uid}&token={token}")
@@ -435,16 +467,16 @@ TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
 # so that the figures of every worker are added up.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
-# Error reporting to Sentry when SENTRY_DSN is set; no personal data is sent.
+# Error reporting to Sentry when SENTRY_DSN is set: no personal data, request body or local
+# variable is sent, and every report is scrubbed of secrets (common/sentry.py).
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
-    import sentry_sdk
+    from common.sentry import init_sentry
 
-    sentry_sdk.init(
+    init_sentry(
         dsn=SENTRY_DSN,
         environment=env.str("SENTRY_ENVIRONMENT", default="production"),
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
-        send_default_pii=False,
     )
 
 # API documentation.
@@ -484,6 +516,7 @@ LOGGING = {
             "()": "django.utils.log.CallbackFilter",
             "callback": lambda record: getattr(record, "status_code", None) != 503,
         },
+        "one_line_warning": {"()": "common.logging.OneLineWarning"},
     },
     "formatters": {
         "json": {"()": "common.logging.JSONFormatter"},
@@ -497,5 +530,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR", "filters": ["not_503"]}},
+    "loggers": {
+        "django.request": {"level": "ERROR", "filters": ["not_503"]},
+        # Anyone can send a bad Host header: one warning line each, no traceback.
+        "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
+    },
 }

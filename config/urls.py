@@ -2,9 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from common import health
+from common.docs import CachedSchemaView
 from common.metrics import metrics_view
 from common.routers import slash_optional
 from common.views import api_not_found
@@ -16,7 +17,7 @@ api_v1 = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
-    slash_optional("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    slash_optional("api/schema", CachedSchemaView.as_view(), name="schema"),
     slash_optional(
         "api/docs",
         SpectacularSwaggerView.as_view(url_name="schema", template_name="docs/swagger_ui.html"),

@@ -38,6 +38,7 @@ check_compose() {
 
 check_compose "docker-compose.yml" -f docker-compose.yml
 check_compose "docker-compose.yml + compose.dev.yml" -f docker-compose.yml -f compose.dev.yml
+check_compose "docker-compose.yml, profile pgbouncer" -f docker-compose.yml --profile pgbouncer
 
 # --failure-threshold style: every finding fails, whatever its level; any output fails too.
 if "$BIN/hadolint" --no-color --failure-threshold style Dockerfile >"$out" 2>&1 && [[ ! -s "$out" ]]; then

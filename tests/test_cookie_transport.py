@@ -157,3 +157,12 @@ def test_cors_lets_the_listed_origin_send_credentials_and_the_header_and_no_othe
     refused = preflight("http://evil.example")
     assert "Access-Control-Allow-Origin" not in refused
     assert "Access-Control-Allow-Credentials" not in refused
+
+
+def test_the_public_base_url_counts_as_the_apis_own_origin(
+    api_client: APIClient, user: User, settings: Settings
+) -> None:
+    settings.PUBLIC_BASE_URL = "https://api.example.com"
+    cookie_login(api_client, user)
+    assert cookie_refresh(api_client, HTTP_ORIGIN="https://api.example.com").status_code == 200
+    assert cookie_refresh(api_client, HTTP_ORIGIN="https://other.example.com").status_code == 403

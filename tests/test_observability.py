@@ -102,7 +102,8 @@ def test_metrics_count_requests_latency_and_queries_by_view(settings: Settings, 
 def test_sentry_is_set_up_when_a_dsn_is_given() -> None:
     code = (
         "import config.settings, sentry_sdk; c = sentry_sdk.get_client(); "
-        "print(c.is_active(), c.options['send_default_pii'], c.options['environment'])"
+        "print(c.is_active(), c.options['max_request_body_size'], c.options['before_send'].__name__,"
+        " c.options['environment'])"
     )
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -111,4 +112,27 @@ def test_sentry_is_set_up_when_a_dsn_is_given() -> None:
         "SENTRY_ENVIRONMENT": "staging",
     }
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)  # noqa: S603
-    assert result.stdout.split() == ["True", "False", "staging"], result.stderr
+    assert result.stdout.split() == ["True", "never", "scrub_event", "staging"], result.stderr
+
+
+def test_made_up_http_methods_share_one_series(settings: Settings) -> None:
+    settings.METRICS_TOKEN = "scrape-me"
+    client = Client()
+
+    def series() -> set[str]:
+        text = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me").content.decode()
+        return {line.rsplit(" ", 1)[0] for line in text.splitlines() if line.startswith("http_request")}
+
+    before = series()
+    for n in range(30):
+        client.generic(f"MADEUP{n}", "/health/live")
+        client.generic(f"X{n}", "/api/v1/users/me")
+    new = series() - before - {'http_requests_total{method="GET",status="200",view="metrics"}'}
+
+    assert not [line for line in new if "MADEUP" in line or 'method="X' in line]
+    requests = sorted(line for line in new if line.startswith("http_requests_total{"))
+    # 60 requests with 60 methods: one series per view and status, all labelled "other".
+    assert requests == [
+        'http_requests_total{method="other",status="401",view="user-me"}',
+        'http_requests_total{method="other",status="405",view="health-live"}',
+    ]

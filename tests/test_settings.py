@@ -128,3 +128,58 @@ def test_a_bad_refresh_cookie_samesite_is_refused() -> None:
     result = load_settings({"DEBUG": "true", "REFRESH_COOKIE_SAMESITE": "sometimes"})
     assert result.returncode != 0
     assert "REFRESH_COOKIE_SAMESITE must be Strict, Lax or None" in result.stderr
+
+
+# No public signing key ------------------------------------------------------------------------
+
+
+def test_debug_without_keys_makes_random_ones_once_and_keeps_them() -> None:
+    first = load_settings({"DEBUG": "true"}, "s.SECRET_KEY, s.JWT_SECRET_KEY, str(s.DEV_KEYS_FILE)")
+    again = load_settings({"DEBUG": "true"}, "s.SECRET_KEY, s.JWT_SECRET_KEY, str(s.DEV_KEYS_FILE)")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == again.stdout  # a restart keeps the keys, so tokens stay valid
+    secret_key, jwt_key, path = ast.literal_eval(first.stdout)
+    assert Path(path) == ROOT / ".dev-keys.json"
+    assert len(secret_key) >= 50
+    assert len(jwt_key) >= 50
+    assert secret_key != jwt_key
+    source = "".join(path.read_text() for path in ROOT.glob("config/*.py"))
+    assert secret_key not in source
+    assert jwt_key not in source
+    # The placeholders of .env.example count as unset: a copied .env still runs with DEBUG on.
+    placeholders = load_settings(
+        {"DEBUG": "true", "SECRET_KEY": "change-me", "JWT_SECRET_KEY": "change-me"}, "s.SECRET_KEY"
+    )
+    assert ast.literal_eval(placeholders.stdout) == secret_key
+
+
+def test_development_keys_are_random_private_and_kept(tmp_path: Path) -> None:
+    from config.dev_keys import development_keys
+
+    path = tmp_path / ".dev-keys.json"
+    made = development_keys(path)
+    assert development_keys(path) == made
+    assert path.stat().st_mode & 0o077 == 0  # readable by its owner only
+    assert development_keys(tmp_path / "another") != made
+    assert sorted(child.name for child in tmp_path.iterdir()) == [".dev-keys.json", "another"]  # no leftovers
+
+
+def test_the_development_key_file_is_ignored_by_git_and_docker() -> None:
+    assert ".dev-keys.json" in (ROOT / ".gitignore").read_text().split()
+    assert ".dev-keys.json*" in (ROOT / ".dockerignore").read_text().split()
+
+
+def test_a_copied_env_example_refuses_to_start_until_its_secrets_are_set() -> None:
+    example = {
+        key: value
+        for key, _, value in (
+            line.partition("=") for line in (ROOT / ".env.example").read_text().splitlines() if "=" in line
+        )
+        if not key.startswith("#") and value
+    }
+    assert example["DEBUG"] == "false"
+    result = load_settings(example)
+    assert result.returncode != 0
+    assert "Set SECRET_KEY" in result.stderr.strip().splitlines()[-1]
+    # `make run` turns DEBUG on by itself, and the same file then works.
+    assert load_settings({**example, "DEBUG": "true"}, "s.DEBUG").stdout.strip() == "True"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from django.test import Client
+from pytest_django.fixtures import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
@@ -77,6 +79,31 @@ def test_failed_login_limit_holds_across_two_processes_sharing_redis(redis_url: 
     allowed = run_in_parallel(redis_url, prefix, processes=2, attempts=8)
     # 16 attempts in all, 10 allowed by THROTTLE_LOGIN_FAILURES: each process alone would allow 8.
     assert sum(allowed) == 10
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
+@pytest.mark.django_db
+def test_the_admin_login_shares_the_apis_counters_across_processes(redis_url: str, settings: Settings) -> None:
+    prefix = f"test-{uuid.uuid4().hex}"
+    # Another process spends 8 of the 10 failures this account and address may have...
+    assert run_in_parallel(redis_url, prefix, processes=1, attempts=8) == [8]
+    settings.CACHES = {
+        **settings.CACHES,
+        "throttle": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        },
+    }
+    admin_site = Client(REMOTE_ADDR="203.0.113.9")
+    statuses = [
+        admin_site.post("/admin/login/", {"username": "victim@example.com", "password": "guess"}).status_code
+        for _ in range(3)
+    ]
+    # ...so the admin site allows this one 2 more.
+    assert statuses == [200, 200, 429]
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)

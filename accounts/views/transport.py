@@ -32,12 +32,15 @@ def wants_cookie(request: Request) -> bool:
 
 
 def check_cookie_origin(request: Request) -> None:
-    """Refuse (403) a cookie-mode request from an origin that may not use the API with credentials."""
+    """Refuse (403) a cookie-mode request from an origin that may not use the API with credentials.
+
+    The API's own origin is the request's (scheme and host), or `PUBLIC_BASE_URL` when set.
+    """
     origin = request.headers.get("Origin")
     if origin is None:  # not sent by a browser page on another origin
         return
-    own = f"{request.scheme}://{request.get_host()}"
-    if origin != own and origin not in settings.CORS_ALLOWED_ORIGINS:
+    own = {f"{request.scheme}://{request.get_host()}", settings.PUBLIC_BASE_URL} - {""}
+    if origin not in own and origin not in settings.CORS_ALLOWED_ORIGINS:
         raise PermissionDenied(ORIGIN_NOT_ALLOWED, code="origin_not_allowed")
 
 
