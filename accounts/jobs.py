@@ -7,6 +7,7 @@ a few times, a minute apart; each failed attempt is recorded as a failed job, vi
 """
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -42,8 +43,15 @@ def deliver(message: EmailMultiAlternatives) -> None:
     message.send()
 
 
-def _send(job: Task[..., None], template: str, context: dict[str, Any], to: str, **job_args: Any) -> None:
-    """Send one mail; on failure queue the next attempt (if any is left) and fail this one."""
+def _send(
+    job: Task[..., None],
+    template: str,
+    context: dict[str, Any],
+    to: str,
+    on_failure: Callable[[], None] | None = None,
+    **job_args: Any,
+) -> None:
+    """Send one mail; on failure (after `on_failure`) queue the next attempt, if any is left, and fail this one."""
     subject, text, html = render_mail(template, {"app_name": "Tasks API", **context})
     message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
     message.attach_alternative(html, "text/html")
@@ -51,6 +59,8 @@ def _send(job: Task[..., None], template: str, context: dict[str, Any], to: str,
     try:
         deliver(message)
     except Exception:
+        if on_failure is not None:
+            on_failure()
         if attempt < MAIL_ATTEMPTS:
             job.using(run_after=timezone.now() + RETRY_DELAY).enqueue(**job_args, attempt=attempt + 1)
         logger.exception("mail %s for user %s failed (attempt %s of %s)", template, job_args, attempt, MAIL_ATTEMPTS)
@@ -59,6 +69,7 @@ def _send(job: Task[..., None], template: str, context: dict[str, Any], to: str,
 
 @task()
 def send_password_reset_email(user_id: int, attempt: int = 1) -> None:
+    """Safe to run twice: each run mails a link made as it is sent, and any link works once."""
     user = User.objects.active().filter(pk=user_id).first()
     if user is None:
         return
@@ -68,11 +79,20 @@ def send_password_reset_email(user_id: int, attempt: int = 1) -> None:
 
 @task()
 def send_welcome_email(user_id: int, attempt: int = 1) -> None:
+    """Sent at most once per user, however often the job runs (a worker that died mid-job re-runs it)."""
     user = User.objects.active().filter(pk=user_id).first()
-    if user is None:
+    if user is None or not User.objects.claim_welcome_email(user_id):
         return
     context = {"user": user, "reset_link": links.password_reset_link(user)}
-    _send(send_welcome_email, "welcome", context, user.email, user_id=user_id, attempt=attempt)
+    _send(
+        send_welcome_email,
+        "welcome",
+        context,
+        user.email,
+        on_failure=lambda: User.objects.release_welcome_email(user_id),
+        user_id=user_id,
+        attempt=attempt,
+    )
 
 
 @task()
@@ -106,7 +126,7 @@ def send_email_change_email(user_id: int, new_email: str, attempt: int = 1) -> N
         "link": links.email_change_link(user, new_email),
         "hours": _link_hours(),
     }
-    job_args = {"user_id": user_id, "new_email": new_email, "attempt": attempt}
+    job_args: dict[str, Any] = {"user_id": user_id, "new_email": new_email, "attempt": attempt}
     _send(send_email_change_email, "email_change", context, new_email, **job_args)
 
 
@@ -117,5 +137,5 @@ def send_email_changed_notice(user_id: int, old_email: str, attempt: int = 1) ->
     if user is None:
         return
     context = {"user": user, "old_email": old_email}
-    job_args = {"user_id": user_id, "old_email": old_email, "attempt": attempt}
+    job_args: dict[str, Any] = {"user_id": user_id, "old_email": old_email, "attempt": attempt}
     _send(send_email_changed_notice, "email_changed", context, old_email, **job_args)

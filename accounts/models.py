@@ -37,6 +37,8 @@ class User(AbstractBaseUser):
     # Set when the user deletes their account: it is deactivated at once and erased by the
     # maintenance job after ACCOUNT_DELETION_GRACE_DAYS.
     deletion_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the welcome mail was sent (or is being sent): the job may run twice, the mail goes once.
+    welcome_email_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 

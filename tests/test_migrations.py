@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 
-BEFORE = [("accounts", "0003_session_details")]
+BEFORE = [("accounts", "0004_user_welcome_email_sent_at")]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -14,7 +14,7 @@ def mark_existing_users_verified(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_session_details'),
+        ('accounts', '0004_user_welcome_email_sent_at'),
     ]
 
     operations = [
