@@ -18,9 +18,9 @@ logger = logging.getLogger(__name__)
 @task()
 def maintenance() -> dict[str, str]:
     """Prune expired refresh-token records and sessions, expired idempotency keys and old finished job
-    results; re-run stale jobs."""
+    results; erase accounts past their deletion grace period; re-run stale jobs."""
     with command_timeouts("maintenance"):
-        report = {"tokens": _run("prune_tokens")}
+        report = {"tokens": _run("prune_tokens"), "accounts": _run("erase_deleted_accounts")}
         pruned, _ = IdempotencyKey.objects.expired().delete()
         report["idempotency_keys"] = f"Pruned {pruned} expired idempotency keys."
         if isinstance(task_backends["default"], DatabaseBackend):

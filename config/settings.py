@@ -42,6 +42,11 @@ VARIABLES = (
     "TRUSTED_PROXY_COUNT",
     "PASSWORD_RESET_URL",
     "PASSWORD_RESET_TIMEOUT_SECONDS",
+    "FRONTEND_URL",
+    "SIGNUP_ENABLED",
+    "EMAIL_VERIFICATION_TIMEOUT_SECONDS",
+    "ACCOUNT_DELETION_GRACE_DAYS",
+    "REFRESH_COOKIE_SAMESITE",
     "EMAIL_URL",
     "DEFAULT_FROM_EMAIL",
     "DATABASE_POOL",
@@ -86,6 +91,8 @@ THROTTLE_VARIABLES = (
     "THROTTLE_LOGIN_FAILURES_PER_ADDRESS",
     "THROTTLE_REFRESH",
     "THROTTLE_PASSWORD_RESET",
+    "THROTTLE_SIGNUP",
+    "THROTTLE_VERIFICATION_RESEND",
     "THROTTLE_PASSWORD_RESET_PER_EMAIL",
     "THROTTLE_ANON",
     "THROTTLE_USER",
@@ -372,7 +379,10 @@ CORS_ALLOW_HEADERS = (
     "if-match",
     "if-none-match",
     "idempotency-key",
+    "x-token-transport",
 )
+# The refresh cookie is sent with credentialed requests, from the origins listed only.
+CORS_ALLOW_CREDENTIALS = True
 CORS_EXPOSE_HEADERS = (
     "retry-after",
     "x-request-id",
@@ -439,6 +449,8 @@ THROTTLE_RATES = {
         ("login_failures_per_address", "THROTTLE_LOGIN_FAILURES_PER_ADDRESS", "50/min"),
         ("refresh", "THROTTLE_REFRESH", "60/min"),
         ("password_reset", "THROTTLE_PASSWORD_RESET", "5/hour"),
+        ("signup", "THROTTLE_SIGNUP", "10/hour"),
+        ("verification_resend", "THROTTLE_VERIFICATION_RESEND", "5/hour"),
         ("password_reset_per_email", "THROTTLE_PASSWORD_RESET_PER_EMAIL", "3/hour"),
         ("anon", "THROTTLE_ANON", "600/min"),
         ("user", "THROTTLE_USER", "3000/min"),
@@ -446,16 +458,32 @@ THROTTLE_RATES = {
 }
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+# Links in mails point at the web front end, never at whatever Host header a request carried:
+# FRONTEND_URL followed by /verify-email, /confirm-email or /reset-password, with ?uid=&token=.
+FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:3000").rstrip("/")
 # The address clients reach the API at, e.g. https://api.example.com: when set, absolute URLs in
 # answers (pagination links) are built from it, never from the request's Host header.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 
 # Password reset: the emailed link is PASSWORD_RESET_URL with {uid} and {token} filled in, for the
 # client application's page, which posts them to /api/v1/auth/password-reset/confirm.
-PASSWORD_RESET_URL = env.str(
-    "PASSWORD_RESET_URL", default="http://localhost:8001/reset-password?uid={uid}&token={token}"
-)
+PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default=FRONTEND_URL + "/reset-password?uid={uid}&token={token}")
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=60 * 60)
+
+# Self-service accounts. Sign-up on by default (off: its endpoints answer 404); a verification or
+# email-change link works once, for EMAIL_VERIFICATION_TIMEOUT seconds; a deleted account is
+# deactivated at once and erased by the maintenance job after ACCOUNT_DELETION_GRACE_DAYS.
+SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)
+EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT_SECONDS", default=3 * 24 * 60 * 60)
+ACCOUNT_DELETION_GRACE_DAYS = env.int("ACCOUNT_DELETION_GRACE_DAYS", default=30)
+
+# The refresh token as a cookie, for web front ends that ask for it (`X-Token-Transport: cookie`):
+# HttpOnly, scoped to the auth endpoints, Secure unless DEBUG (browsers treat http://localhost as
+# secure anyway).
+REFRESH_COOKIE_SAMESITE = env.str("REFRESH_COOKIE_SAMESITE", default="Strict")
+if REFRESH_COOKIE_SAMESITE not in ("Strict", "Lax", "None"):
+    raise ImproperlyConfigured("REFRESH_COOKIE_SAMESITE must be Strict, Lax or None.")
+REFRESH_COOKIE_SECURE = not DEBUG
 
 # Email: printed to the console unless EMAIL_URL names an SMTP server
 # (smtp+tls://user:password@host:587, smtp+ssl://...:465).
@@ -468,9 +496,14 @@ _SMTP_OPTIONS = {
     "use_tls": _EMAIL.get("EMAIL_USE_TLS"),
     "use_ssl": _EMAIL.get("EMAIL_USE_SSL"),
 }
+# With DEBUG on and no SMTP server, mail is printed readably (links copyable), see common/mail.py;
+# with DEBUG off the console stays Django's own, which `check --deploy` refuses.
+_CONSOLE_BACKENDS = {"django.core.mail.backends.console.EmailBackend": "common.mail.ReadableConsoleBackend"}
 MAILERS = {
     "default": {
-        "BACKEND": _EMAIL["EMAIL_BACKEND"],
+        "BACKEND": _CONSOLE_BACKENDS.get(_EMAIL["EMAIL_BACKEND"], _EMAIL["EMAIL_BACKEND"])
+        if DEBUG
+        else _EMAIL["EMAIL_BACKEND"],
         "OPTIONS": (
             {key: value for key, value in _SMTP_OPTIONS.items() if value not in (None, "")} | {"timeout": 10}
             if _EMAIL["EMAIL_BACKEND"].endswith("smtp.EmailBackend")

@@ -18,7 +18,7 @@ ME_URL = "/api/v1/users/me"
 PASSWORD_URL = "/api/v1/users/me/password"
 USERS_URL = "/api/v1/users/"
 LOGIN_URL = "/api/v1/auth/login"
-USER_FIELDS = {"id", "email", "full_name", "role", "is_active", "date_joined", "last_login"}
+USER_FIELDS = {"id", "email", "full_name", "role", "is_active", "email_verified_at", "date_joined", "last_login"}
 NEW_PASSWORD = "a-brand-new-passphrase-42"
 
 
