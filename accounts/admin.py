@@ -18,17 +18,17 @@ class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
     add_form = UserAddForm
     change_password_form = UserPasswordForm
-    list_display = ("email", "full_name", "role", "is_active", "date_joined", "last_login")
-    list_filter = ("role", "is_active")
+    list_display = ("email", "full_name", "role", "is_active", "email_verified_at", "date_joined", "last_login")
+    list_filter = ("role", "is_active", ("email_verified_at", admin.EmptyFieldListFilter))
     search_fields = ("email", "full_name")
     ordering = ("id",)
     filter_horizontal = ()
-    readonly_fields = ("date_joined", "last_login", "live_sessions")
+    readonly_fields = ("email_verified_at", "date_joined", "last_login", "deletion_requested_at", "live_sessions")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("full_name",)}),
         ("Access", {"fields": ("role", "is_active")}),
-        ("Dates", {"fields": ("date_joined", "last_login")}),
+        ("Dates", {"fields": ("email_verified_at", "date_joined", "last_login", "deletion_requested_at")}),
         ("Sessions", {"fields": ("live_sessions", "end_sessions")}),
     )
     actions = ("end_all_sessions",)

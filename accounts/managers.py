@@ -26,6 +26,10 @@ class UserQuerySet(models.QuerySet["User"]):
         """Users whose email matches, whatever its case (emails are stored lower-cased)."""
         return self.filter(email=UserManager.normalize_email(email))
 
+    def deleted_before(self, cutoff: datetime) -> UserQuerySet:
+        """Accounts their owners deleted before `cutoff` and nobody has reactivated since."""
+        return self.filter(is_active=False, deletion_requested_at__lte=cutoff)
+
     def with_session_state(self, session_id: int) -> UserQuerySet:
         """Each user with `session_live`: whether their session `session_id` can still be used.
 

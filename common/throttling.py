@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import caches
 from rest_framework.throttling import BaseThrottle
 
+from common import ratelimit
 from common.client import client_address, rate_limit_identity
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ class Counter:
         except ValueError:  # the window expired between add and incr: start the next one
             cache.add(key, 1, timeout=self.rate.seconds + 1)
             hits = 1
+        ratelimit.record(self.scope, self.rate.count, self.rate.seconds, hits=hits, reset_seconds=retry_after)
         return Window(hits=hits, retry_after=retry_after)
 
     def forget_one(self) -> None:
@@ -97,6 +99,7 @@ class Counter:
         key, _ = self._key(self.rate, time.time())
         with contextlib.suppress(ValueError):  # the window has ended: nothing to take back
             caches["throttle"].decr(key)
+            ratelimit.give_back(self.scope)
 
     def exceeded(self, window: Window) -> bool:
         return self.rate is not None and window.hits > self.rate.count

@@ -6,6 +6,7 @@ from typing import TypedDict, Unpack
 from django.utils import timezone
 
 from accounts.models import User
+from common.exceptions import PreconditionFailed
 from common.updates import model_update
 from tasks.models import Priority, Task, TaskStatus
 
@@ -35,13 +36,36 @@ class TaskChanges(TypedDict, total=False):
     due_date: datetime.date | None  # None clears it
 
 
-def task_update(*, task: Task, **changes: Unpack[TaskChanges]) -> Task:
-    """Change the fields given, stamping or clearing `completed_at` as the status says."""
+def task_update(*, task: Task, if_version: int | None = None, **changes: Unpack[TaskChanges]) -> Task:
+    """Change the fields given, stamping or clearing `completed_at` as the status says.
+
+    With `if_version`, the change is written only if the task is still at that version (in the
+    same UPDATE that writes it); otherwise nothing is written and `PreconditionFailed` is raised.
+    """
     previous_status = task.status
     model_update(instance=task, fields=TaskChanges.__annotations__, data=changes)
     stamp_completion(task, previous_status=previous_status)
-    task.save()
+    if if_version is None:
+        task.save()
+        return task
+    task.updated_at = timezone.now()
+    columns = {
+        field.attname: getattr(task, field.attname)
+        for field in Task._meta.concrete_fields
+        if not field.primary_key and field.attname not in ("version", "created_at")
+    }
+    if not Task.objects.filter(pk=task.pk, version=if_version).update(**columns, version=if_version + 1):
+        raise PreconditionFailed()
+    task.version = if_version + 1
     return task
+
+
+def task_delete(*, task: Task, if_version: int | None = None) -> None:
+    """Delete a task; with `if_version`, only if it is still at that version (one DELETE decides)."""
+    if if_version is None:
+        task.delete()
+    elif not Task.objects.filter(pk=task.pk, version=if_version).delete()[0]:
+        raise PreconditionFailed()
 
 
 def stamp_completion(task: Task, *, previous_status: str | None) -> None:

@@ -7,8 +7,8 @@ import jwt
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from tests.assertions import assert_json_error
 from tests.factories import DEFAULT_PASSWORD
+from tests.problem_helpers import assert_problem
 
 LOGIN_URL = "/api/v1/auth/login"
 REFRESH_URL = "/api/v1/auth/refresh"
@@ -67,7 +67,7 @@ def assert_token_pair(response: Any) -> dict[str, Any]:
 
 
 def assert_unauthorized(response: Any) -> None:
-    assert_json_error(response, 401)
+    assert_problem(response, 401)
 
 
 def logout(client: APIClient, token: str) -> Any:

@@ -10,10 +10,11 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from common.exceptions import PROBLEM_TYPES
 from common.middleware import JSONErrorsForAPIMiddleware
 from tasks.models import Task
-from tests.assertions import assert_json_error
 from tests.factories import TaskFactory
+from tests.problem_helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
 
@@ -22,35 +23,35 @@ pytestmark = pytest.mark.django_db
     "path", ["/api/", "/api/v1/", "/api/v1/nope", "/api/v2/tasks/", "/api/v1/tasks/abc/", "/api/v1/users/me/extra"]
 )
 def test_unknown_paths_under_api_answer_json_404(api_client: APIClient, path: str) -> None:
-    assert_json_error(api_client.get(path), 404)
+    assert_problem(api_client.get(path), 404)
 
 
 def test_unknown_paths_answer_json_404_with_debug_on(api_client: APIClient, settings: Settings) -> None:
     settings.DEBUG = True
-    assert_json_error(api_client.get("/api/v1/does-not-exist"), 404)
+    assert_problem(api_client.get("/api/v1/does-not-exist"), 404)
 
 
 def test_method_not_allowed_is_json(user_client: APIClient) -> None:
-    body = assert_json_error(user_client.put("/api/v1/users/me", {}, format="json"), 405)
+    body = assert_problem(user_client.put("/api/v1/users/me", {}, format="json"), 405)
     assert body["code"] == "method_not_allowed"
 
 
 def test_malformed_json_is_400_and_writes_nothing(user_client: APIClient) -> None:
     response = user_client.post("/api/v1/tasks/", '{"title": "x",', content_type="application/json")
-    body = assert_json_error(response, 400)
+    body = assert_problem(response, 400)
     assert body["code"] == "parse_error"
     assert Task.objects.count() == 0
 
 
 def test_unsupported_content_type_is_415(user_client: APIClient) -> None:
     response = user_client.post("/api/v1/tasks/", "<task/>", content_type="application/xml")
-    assert_json_error(response, 415)
+    assert_problem(response, 415)
 
 
 def test_body_over_the_size_limit_is_413_and_writes_nothing(user_client: APIClient, settings: Settings) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     response = user_client.post("/api/v1/tasks/", {"title": "big", "description": "x" * 5000}, format="json")
-    body = assert_json_error(response, 413)
+    body = assert_problem(response, 413)
     assert body["code"] == "payload_too_large"
     assert Task.objects.count() == 0
 
@@ -62,20 +63,20 @@ def test_form_body_over_the_size_limit_is_413(api_client: APIClient, settings: S
         "username=a@b.c&password=" + "x" * 5000,
         content_type="application/x-www-form-urlencoded",
     )
-    assert_json_error(response, 413)
+    assert_problem(response, 413)
 
 
 @pytest.mark.parametrize("escape", [r"\ud800", r"\udfff", r"x\ud83dy"])
 def test_lone_surrogates_are_refused_and_write_nothing(user_client: APIClient, escape: str) -> None:
     response = user_client.post("/api/v1/tasks/", f'{{"title": "{escape}"}}', content_type="application/json")
-    assert_json_error(response, 400)
+    assert_problem(response, 400)
     assert Task.objects.count() == 0
 
 
 def test_lone_surrogate_in_an_update_changes_nothing(user_client: APIClient, user: User) -> None:
     task = TaskFactory.create(owner=user, title="kept")
     response = user_client.patch(f"/api/v1/tasks/{task.pk}/", '{"title": "\\udc00"}', content_type="application/json")
-    assert_json_error(response, 400)
+    assert_problem(response, 400)
     task.refresh_from_db()
     assert task.title == "kept"
 
@@ -90,24 +91,24 @@ def test_valid_surrogate_pairs_are_stored(user_client: APIClient) -> None:
 def test_nul_characters_are_refused(user_client: APIClient, field: str) -> None:
     body = {"title": "ok", field: "a\u0000b"}
     response = user_client.post("/api/v1/tasks/", body, format="json")
-    error = assert_json_error(response, 400)
+    error = assert_problem(response, 400)
     assert field in error["errors"]
     assert Task.objects.count() == 0
 
 
 def test_nul_in_a_search_query_is_400_not_500(user_client: APIClient) -> None:
-    assert_json_error(user_client.get("/api/v1/tasks/", {"search": "a\x00b"}), 400)
+    assert_problem(user_client.get("/api/v1/tasks/", {"search": "a\x00b"}), 400)
 
 
 @pytest.mark.parametrize("body", ["[]", '"text"', "42", "null", "[{}]"])
 def test_json_that_is_not_an_object_is_400(user_client: APIClient, body: str) -> None:
-    assert_json_error(user_client.post("/api/v1/tasks/", body, content_type="application/json"), 400)
+    assert_problem(user_client.post("/api/v1/tasks/", body, content_type="application/json"), 400)
     assert Task.objects.count() == 0
 
 
 def test_validation_errors_name_each_field(user_client: APIClient) -> None:
     response = user_client.post("/api/v1/tasks/", {"title": "", "status": "later", "due_date": "soon"}, format="json")
-    body = assert_json_error(response, 400)
+    body = assert_problem(response, 400)
     assert body["code"] == "invalid"
     assert set(body["errors"]) == {"title", "status", "due_date"}
     assert "title" in body["detail"]
@@ -123,7 +124,7 @@ def test_unexpected_errors_are_json_500_without_traceback(
     client = user_client
     client.raise_request_exception = False
     response = client.get("/api/v1/tasks/")
-    body = assert_json_error(response, 500)
+    body = assert_problem(response, 500)
     assert "secret internal detail" not in response.content.decode()
     assert body["code"] == "server_error"
 
@@ -139,14 +140,14 @@ def test_unexpected_errors_are_json_even_with_debug_on(
     monkeypatch.setattr("tasks.views.TaskViewSet.list", explode)
     user_client.raise_request_exception = False
     response = user_client.get("/api/v1/tasks/")
-    assert_json_error(response, 500)
+    assert_problem(response, 500)
     assert b"Traceback" not in response.content
 
 
 def test_disallowed_host_under_api_is_json_400() -> None:
     client = Client(HTTP_HOST="evil.example")
     response = client.get("/api/v1/tasks/")
-    assert_json_error(response, 400)
+    assert_problem(response, 400)
 
 
 def test_pages_outside_the_api_keep_django_error_pages() -> None:
@@ -162,7 +163,7 @@ def test_declared_body_over_the_limit_is_refused_before_reading(api_client: APIC
         {"username": "a@b.c", "password": "x", "file": ("x" * 5000)},
         format="multipart",
     )
-    body = assert_json_error(response, 413)
+    body = assert_problem(response, 413)
     assert body["code"] == "payload_too_large"
 
 
@@ -175,7 +176,7 @@ def test_an_unreachable_database_is_a_json_503_to_retry(
 
     monkeypatch.setattr("tasks.views.TaskViewSet.list", unreachable)
     response = user_client.get("/api/v1/tasks/")
-    body = assert_json_error(response, 503)
+    body = assert_problem(response, 503)
     assert body["code"] == "service_unavailable"
     assert response["Retry-After"] == "5"
 
@@ -194,4 +195,31 @@ def test_an_unreachable_database_outside_a_drf_view_is_a_json_503() -> None:
 def test_unknown_paths_are_json_404_for_every_method_even_with_csrf_checks(method: str) -> None:
     client = Client(enforce_csrf_checks=True)
     response = getattr(client, method)("/api/v1/tasks/abc/")
-    assert_json_error(response, 404)
+    assert_problem(response, 404)
+
+
+def test_errors_are_problem_details_whose_type_describes_the_code(api_client: APIClient) -> None:
+    body = assert_problem(api_client.get("/api/v1/tasks/"), 401)
+    assert body["title"] == "Authentication required"
+    described = api_client.get(body["type"])
+    assert described.status_code == 200
+    assert described.json()["code"] == body["code"] == "not_authenticated"
+    assert described.json()["title"] == body["title"]
+
+
+def test_every_problem_type_is_described_and_unknown_ones_are_404(api_client: APIClient) -> None:
+    for code, problem in PROBLEM_TYPES.items():
+        described = api_client.get(f"/api/problems/{code}").json()
+        assert described == {
+            "type": f"/api/problems/{code}",
+            "code": code,
+            "title": problem.title,
+            "description": problem.description,
+        }
+    assert_problem(api_client.get("/api/problems/no_such_code"), 404)
+
+
+def test_validation_problems_keep_each_failing_field(user_client: APIClient) -> None:
+    body = assert_problem(user_client.post("/api/v1/tasks/", {"title": ""}), 400)
+    assert body["title"] == "Invalid input"
+    assert set(body["errors"]) == {"title"}

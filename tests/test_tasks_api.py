@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from tasks.models import Priority, Task, TaskStatus
-from tests.assertions import assert_json_error
 from tests.factories import TaskFactory, UserFactory
+from tests.problem_helpers import assert_problem
 
 if TYPE_CHECKING:
     from rest_framework.response import _MonkeyPatchedResponse as Response
@@ -27,7 +27,7 @@ def detail(task_id: int, *, slash: bool = True) -> str:
 
 
 def validation_errors(response: Response) -> dict[str, list[str]]:
-    body = assert_json_error(response, 400)
+    body = assert_problem(response, 400)
     assert body["code"] == "invalid"
     errors: dict[str, list[str]] = body["errors"]
     return errors
@@ -262,17 +262,17 @@ def test_delete_answers_204_and_the_task_is_gone(user: User, user_client: APICli
     assert response.status_code == 204, response.content
     assert response.content == b""
     assert not Task.objects.filter(pk=task.pk).exists()
-    assert_json_error(user_client.get(detail(task.pk)), 404)
-    assert_json_error(user_client.delete(detail(task.pk)), 404)
+    assert_problem(user_client.get(detail(task.pk)), 404)
+    assert_problem(user_client.delete(detail(task.pk)), 404)
 
 
 def test_unknown_task_is_404(user_client: APIClient) -> None:
-    assert_json_error(user_client.get(detail(987654)), 404)
+    assert_problem(user_client.get(detail(987654)), 404)
 
 
 def test_task_id_beyond_any_integer_is_404(user_client: APIClient, admin_client: APIClient) -> None:
-    assert_json_error(user_client.get(detail(10**25)), 404)
-    assert_json_error(admin_client.get(detail(10**25)), 404)
+    assert_problem(user_client.get(detail(10**25)), 404)
+    assert_problem(admin_client.get(detail(10**25)), 404)
 
 
 @pytest.mark.parametrize("whose", ["another user's", "nobody's"])
@@ -283,17 +283,17 @@ def test_task_404_has_the_api_error_shape(other_user: User, user_client: APIClie
 
     response = getattr(user_client, method)(detail(task_id), {"title": "x"}, format="json")
 
-    body = assert_json_error(response, 404)
+    body = assert_problem(response, 404)
     assert body["code"] == "not_found"
 
 
 def test_anonymous_caller_gets_401_and_nothing_is_written(api_client: APIClient, user: User) -> None:
     task = TaskFactory.create(owner=user)
 
-    body = assert_json_error(api_client.get(LIST), 401)
+    body = assert_problem(api_client.get(LIST), 401)
     assert body["code"] == "not_authenticated"
-    assert_json_error(api_client.post(LIST, {"title": "x"}, format="json"), 401)
-    assert_json_error(api_client.delete(detail(task.pk)), 401)
+    assert_problem(api_client.post(LIST, {"title": "x"}, format="json"), 401)
+    assert_problem(api_client.delete(detail(task.pk)), 401)
     assert Task.objects.count() == 1
 
 
@@ -354,7 +354,7 @@ def test_user_cannot_widen_the_list_with_the_owner_filter(user: User, other_user
 def test_another_users_task_is_404_for_get(other_user: User, user_client: APIClient, slash: bool) -> None:
     task = TaskFactory.create(owner=other_user)
 
-    assert_json_error(user_client.get(detail(task.pk, slash=slash)), 404)
+    assert_problem(user_client.get(detail(task.pk, slash=slash)), 404)
 
 
 @pytest.mark.parametrize(
@@ -377,7 +377,7 @@ def test_another_users_task_is_404_for_writes_and_is_left_alone(
 
     response = getattr(user_client, method)(detail(task.pk), payload, format="json")
 
-    assert_json_error(response, 404)
+    assert_problem(response, 404)
     assert row(task) == before
 
 
@@ -641,7 +641,7 @@ def test_put_with_invalid_field_is_400_and_changes_nothing(
 def test_a_body_that_is_not_an_object_is_400_and_writes_nothing(user_client: APIClient, body: str) -> None:
     response = user_client.post(LIST, body, content_type="application/json")
 
-    assert_json_error(response, 400)
+    assert_problem(response, 400)
     assert Task.objects.count() == 0
 
 
@@ -922,12 +922,12 @@ def test_filters_and_ordering_survive_in_the_next_link(user: User, user_client: 
 def test_page_out_of_range_is_json_404(user: User, user_client: APIClient, page: str) -> None:
     TaskFactory.create_batch(3, owner=user)
 
-    body = assert_json_error(user_client.get(LIST, {"page": page, "page_size": "2"}), 404)
+    body = assert_problem(user_client.get(LIST, {"page": page, "page_size": "2"}), 404)
     assert body["code"] == "not_found"
 
 
 def test_second_page_of_an_empty_list_is_404(user_client: APIClient) -> None:
-    assert_json_error(user_client.get(LIST, {"page": 2}), 404)
+    assert_problem(user_client.get(LIST, {"page": 2}), 404)
 
 
 def test_admin_pages_span_every_owner(admin_client: APIClient) -> None:

@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 from accounts.models import Role, User
 from accounts.tokens import issue_token_pair
 from tasks.models import Task
-from tests.assertions import assert_json_error
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, TaskFactory, UserFactory
+from tests.problem_helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ ME_URL = "/api/v1/users/me"
 PASSWORD_URL = "/api/v1/users/me/password"
 USERS_URL = "/api/v1/users/"
 LOGIN_URL = "/api/v1/auth/login"
-USER_FIELDS = {"id", "email", "full_name", "role", "is_active", "date_joined", "last_login"}
+USER_FIELDS = {"id", "email", "full_name", "role", "is_active", "email_verified_at", "date_joined", "last_login"}
 NEW_PASSWORD = "a-brand-new-passphrase-42"
 
 
@@ -136,9 +136,9 @@ def test_me_refuses_an_overlong_name(user_client: APIClient, user: User) -> None
 
 
 def test_me_needs_a_token(api_client: APIClient, db: None) -> None:
-    assert_json_error(api_client.get(ME_URL), 401)
-    assert_json_error(api_client.patch(ME_URL, {"full_name": "x"}, format="json"), 401)
-    assert_json_error(api_client.post(PASSWORD_URL, {}, format="json"), 401)
+    assert_problem(api_client.get(ME_URL), 401)
+    assert_problem(api_client.patch(ME_URL, {"full_name": "x"}, format="json"), 401)
+    assert_problem(api_client.post(PASSWORD_URL, {}, format="json"), 401)
 
 
 # Changing one's password -----------------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_password_change(api_client: APIClient, user_client: APIClient, user: Us
     assert response.content == b""
 
     assert login(api_client, user.email, NEW_PASSWORD).status_code == 200
-    assert_json_error(login(api_client, user.email, DEFAULT_PASSWORD), 401)
+    assert_problem(login(api_client, user.email, DEFAULT_PASSWORD), 401)
 
 
 def test_password_change_refuses_a_wrong_current_password(
@@ -169,7 +169,7 @@ def test_password_change_refuses_a_wrong_current_password(
     assert snapshot(user) == before
     assert user_client.get(ME_URL).status_code == 200
     assert login(api_client, user.email).status_code == 200
-    assert_json_error(login(api_client, user.email, NEW_PASSWORD), 401)
+    assert_problem(login(api_client, user.email, NEW_PASSWORD), 401)
 
 
 @pytest.mark.parametrize("weak", ["123", "password", "8675309241", "short"])
@@ -186,7 +186,7 @@ def test_password_change_refuses_a_weak_password(
     assert snapshot(user) == before
     assert user_client.get(ME_URL).status_code == 200
     assert login(api_client, user.email).status_code == 200
-    assert_json_error(login(api_client, user.email, weak), 401)
+    assert_problem(login(api_client, user.email, weak), 401)
 
 
 def test_password_change_refuses_a_password_like_the_email(user: User, user_client: APIClient) -> None:
@@ -414,11 +414,11 @@ def test_get_user(admin_client: APIClient, user: User, slash: bool) -> None:
     ids=["get", "get-no-slash", "patch", "delete", "huge-id"],
 )
 def test_unknown_user_is_a_json_404(admin_client: APIClient, request_: Callable[[APIClient], Any]) -> None:
-    assert assert_json_error(request_(admin_client), 404)["code"] == "not_found"
+    assert assert_problem(request_(admin_client), 404)["code"] == "not_found"
 
 
 def test_non_numeric_id_is_a_json_404(admin_client: APIClient) -> None:
-    assert assert_json_error(admin_client.get("/api/v1/users/abc"), 404)["code"] == "not_found"
+    assert assert_problem(admin_client.get("/api/v1/users/abc"), 404)["code"] == "not_found"
 
 
 def test_put_is_not_allowed(admin_client: APIClient, user: User) -> None:
@@ -426,7 +426,7 @@ def test_put_is_not_allowed(admin_client: APIClient, user: User) -> None:
     response = admin_client.put(
         user_url(user.pk), {"email": user.email, "full_name": "Put", "role": "admin", "is_active": True}, format="json"
     )
-    body = assert_json_error(response, 405)
+    body = assert_problem(response, 405)
     assert body["code"] == "method_not_allowed"
     assert snapshot(user) == before
 
@@ -469,7 +469,7 @@ def test_patch_user_after_email_change_logs_in_with_the_new_email(
     old_email = user.email
     assert admin_client.patch(user_url(user.pk), {"email": "moved@example.com"}, format="json").status_code == 200
     assert login(api_client, "moved@example.com").status_code == 200
-    assert_json_error(login(api_client, old_email), 401)
+    assert_problem(login(api_client, old_email), 401)
 
 
 def test_patch_with_a_duplicate_email_changes_nothing_else(
@@ -522,11 +522,9 @@ def test_delete_deactivates_and_keeps_everything(
     assert user.is_active is False
     assert set(Task.objects.filter(owner=user).values_list("id", flat=True)) == {task.pk for task in tasks}
 
-    assert_json_error(api_client.get(ME_URL, HTTP_AUTHORIZATION=f"Bearer {pair.access_token}"), 401)
-    assert_json_error(
-        api_client.post("/api/v1/auth/refresh", {"refresh_token": pair.refresh_token}, format="json"), 401
-    )
-    assert_json_error(login(api_client, user.email), 401)
+    assert_problem(api_client.get(ME_URL, HTTP_AUTHORIZATION=f"Bearer {pair.access_token}"), 401)
+    assert_problem(api_client.post("/api/v1/auth/refresh", {"refresh_token": pair.refresh_token}, format="json"), 401)
+    assert_problem(login(api_client, user.email), 401)
 
     # The account is still listed, as inactive.
     shown = admin_client.get(user_url(user.pk)).json()
@@ -580,7 +578,7 @@ def test_an_admin_can_step_down_when_another_remains(
     assert admin_user.role == Role.USER
 
     # The former admin lost admin access at once; the successor has it.
-    assert_json_error(admin_client.get(USERS_URL), 403)
+    assert_problem(admin_client.get(USERS_URL), 403)
     assert client_for(successor).get(USERS_URL).status_code == 200
 
 
@@ -616,7 +614,7 @@ def test_a_user_is_forbidden_the_admin_endpoints(
 ) -> None:
     before = snapshot(admin_user)
     count = User.objects.count()
-    body = assert_json_error(request_(user_client, admin_user), 403)
+    body = assert_problem(request_(user_client, admin_user), 403)
     assert "email" not in body
     assert snapshot(admin_user) == before
     assert User.objects.count() == count
@@ -624,9 +622,9 @@ def test_a_user_is_forbidden_the_admin_endpoints(
 
 def test_a_user_cannot_act_on_their_own_account_through_admin_endpoints(user_client: APIClient, user: User) -> None:
     before = snapshot(user)
-    assert_json_error(user_client.get(user_url(user.pk)), 403)
-    assert_json_error(user_client.patch(user_url(user.pk), {"role": "admin"}, format="json"), 403)
-    assert_json_error(user_client.delete(user_url(user.pk)), 403)
+    assert_problem(user_client.get(user_url(user.pk)), 403)
+    assert_problem(user_client.patch(user_url(user.pk), {"role": "admin"}, format="json"), 403)
+    assert_problem(user_client.delete(user_url(user.pk)), 403)
     assert snapshot(user) == before
 
 
@@ -637,7 +635,7 @@ def test_anonymous_callers_must_log_in(
     before = snapshot(admin_user)
     count = User.objects.count()
     response = request_(api_client, admin_user)
-    assert_json_error(response, 401)
+    assert_problem(response, 401)
     assert response["WWW-Authenticate"].startswith("Bearer")
     assert snapshot(admin_user) == before
     assert User.objects.count() == count
@@ -649,4 +647,4 @@ def test_a_deactivated_admin_loses_admin_access(
     other_admin = AdminFactory.create()
     other_client = client_for(other_admin)
     assert other_client.delete(user_url(admin_user.pk)).status_code == 204
-    assert_json_error(admin_client.get(USERS_URL), 401)
+    assert_problem(admin_client.get(USERS_URL), 401)
