@@ -3,13 +3,34 @@ from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
+from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tokens import issue_token_pair
 from common import throttling
 from tests.factories import AdminFactory, UserFactory
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of one database's behaviour run in that database's pass only: deselected elsewhere.
+
+    `.ci/run` runs the suite on PostgreSQL, on SQLite and through PgBouncer, so each of these tests
+    runs in a pass that has what it tests.
+    """
+    unfit = set()
+    if connection.vendor != "postgresql":
+        unfit.add("postgresql")
+    if settings.DATABASE_PGBOUNCER:
+        unfit.add("session_settings")
+    if not unfit:
+        return
+    deselected = [item for item in items if unfit & {mark.name for mark in item.iter_markers()}]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import OperationalError, connection
 from psycopg import errors as pg_errors
 from rest_framework.test import APIClient
@@ -22,13 +21,11 @@ from tasks.models import Task
 from tests.factories import TaskFactory
 from tests.test_settings import load_settings
 
-needs_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="PostgreSQL's lock and statement timeouts: the PostgreSQL pass runs this"
-)
-needs_session_settings = pytest.mark.skipif(
-    settings.DATABASE_PGBOUNCER,
-    reason="through PgBouncer in transaction mode the app sets no session setting (the limits are PgBouncer's)",
-)
+# PostgreSQL's own timeouts: these run in the PostgreSQL pass of `.ci/run` and are deselected
+# (see conftest.py) on SQLite; through PgBouncer in transaction mode the app sets no session setting
+# (the limits are PgBouncer's), so the tests of session settings are deselected in that pass.
+needs_postgresql = pytest.mark.postgresql
+needs_session_settings = pytest.mark.session_settings
 LOCK_TIMEOUT_SECONDS = 2.0  # DATABASE_LOCK_TIMEOUT_MS's default
 
 

@@ -26,7 +26,7 @@ from accounts.serializers import (
     TokenPairSerializer,
 )
 from accounts.views import transport
-from accounts.views.base import AccountsAPIView
+from accounts.views.base import AccountsAPIView, accepted
 from common.client import client_of
 from common.openapi import ErrorSerializer, MessageSerializer
 from common.parsers import StrictJSONParser
@@ -223,7 +223,7 @@ class PasswordResetView(TokenEndpoint):
         serializer = PasswordResetRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.password_reset_request(email=serializer.validated_data["email"])
-        return Response({"detail": PASSWORD_RESET_ACCEPTED, "code": "accepted"}, status=status.HTTP_202_ACCEPTED)
+        return accepted(PASSWORD_RESET_ACCEPTED)
 
 
 class PasswordResetConfirmView(TokenEndpoint):

@@ -1,5 +1,6 @@
 """What every accounts endpoint shares: the services' auth errors answered as HTTP, in one place."""
 
+from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,3 +22,8 @@ class AccountsAPIView(APIView):
         elif isinstance(exc, EmailNotVerifiedError):
             exc = PermissionDenied(EMAIL_NOT_VERIFIED, code="email_not_verified")
         return super().handle_exception(exc)
+
+
+def accepted(detail: str) -> Response:
+    """The 202 of a request whose outcome is not told (sign-up, resend, reset): the same body either way."""
+    return Response({"detail": detail, "code": "accepted"}, status=status.HTTP_202_ACCEPTED)

@@ -4,7 +4,6 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,14 +18,15 @@ from accounts.serializers import (
     VerificationResendSerializer,
 )
 from accounts.views.auth import TokenEndpoint, throttled_response
+from accounts.views.base import accepted
 from common.client import client_of
-from common.openapi import ErrorSerializer, ValidationErrorSerializer
+from common.openapi import ErrorSerializer, MessageSerializer, ValidationErrorSerializer
 from common.throttling import AddressRateThrottle
 
 SIGNUP_ACCEPTED = "If this email can be used, a message with the next step has been sent to it."
 RESEND_ACCEPTED = "If an unverified account has this email, a new verification link has been sent to it."
 
-_accepted = OpenApiResponse(ErrorSerializer, description="Accepted; the same answer whatever the email.")
+_accepted = OpenApiResponse(MessageSerializer, description="Accepted; the same answer whatever the email.")
 _bad_link = OpenApiResponse(ValidationErrorSerializer, description="The link is invalid, expired or already used.")
 _signup_off = OpenApiResponse(ErrorSerializer, description="Sign-up is turned off (`SIGNUP_ENABLED`).")
 
@@ -38,10 +38,6 @@ class SignupEndpoint(TokenEndpoint):
         if not settings.SIGNUP_ENABLED:
             raise NotFound
         super().initial(request, *args, **kwargs)
-
-
-def accepted(detail: str) -> Response:
-    return Response({"detail": detail, "code": "accepted"}, status=status.HTTP_202_ACCEPTED)
 
 
 class SignupView(SignupEndpoint):
