@@ -3,15 +3,18 @@
 No framework: psycopg 3 and orjson, and PyJWT to verify the same HS256 access token the app
 verifies (signature, expiry with the same leeway, issuer, audience, token type). It sends exactly
 the SQL the app sends for these requests, as captured from it with libpq's trace (`bench/run.py`
-checks that they still match): the user lookup of authentication, then
+checks that they still match): the user lookup of authentication (with its session's state), then
 
 - `GET /api/v1/users/me`: nothing more;
 - `GET /api/v1/tasks/?page_size=N&page=P`: the count, then the page;
 - `POST /api/v1/tasks/` (JSON): the insert, returning the id;
 
 bound client-side like Django's (psycopg's `ClientCursor`), on one persistent connection per worker
-in autocommit mode. It does not run Django's per-request connection health check (`SELECT 1`).
-Answers carry the same JSON as the app's. Only the bench's requests are handled: a plain user's
+in autocommit mode.
+Answers carry the same JSON as the app's. With `FLOOR_REDIS_URL` set (the production-defaults
+run), each authenticated request also costs what the app's per-user rate limit must cost at
+least: one round trip to Redis, an atomic increment of the user's counter for the current minute
+(with its expiry set in the same round trip). Only the bench's requests are handled: a plain user's
 own tasks, no filters. Served by gunicorn with the project's config, like the app:
 
     gunicorn -c config/gunicorn.py --bind 127.0.0.1:8102 bench.floor:application
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,12 +32,15 @@ from urllib.parse import parse_qs
 import jwt
 import orjson
 import psycopg
+import redis
 
 USER_SQL = (
     'SELECT "accounts_user"."id", "accounts_user"."password", "accounts_user"."last_login", "accounts_user"."email", '
     '"accounts_user"."full_name", "accounts_user"."role", "accounts_user"."is_active", '
-    '"accounts_user"."date_joined", "accounts_user"."token_version" FROM "accounts_user" '
-    'WHERE "accounts_user"."id" = %s LIMIT 21'
+    '"accounts_user"."date_joined", "accounts_user"."token_version", EXISTS(SELECT 1 AS "a" FROM '
+    '"accounts_refreshtokenfamily" "U0" WHERE ("U0"."expires_at" > %s AND "U0"."revoked_at" IS NULL AND '
+    '"U0"."id" = %s AND "U0"."user_id" = ("accounts_user"."id")) LIMIT 1) AS "session_live" FROM "accounts_user" '
+    'WHERE "accounts_user"."id" = %s ORDER BY "accounts_user"."id" ASC LIMIT 1'
 )
 COUNT_SQL = 'SELECT COUNT(*) AS "__count" FROM "tasks_task" WHERE "tasks_task"."owner_id" = %s'
 PAGE_SQL = (
@@ -55,6 +62,9 @@ JWT_KEY = os.environ.get("JWT_SECRET_KEY", "")
 JWT_ISSUER = os.environ.get("JWT_ISSUER") or "tasks-api"
 JWT_AUDIENCE = os.environ.get("JWT_AUDIENCE") or "tasks-api"
 JWT_LEEWAY = min(int(os.environ.get("JWT_LEEWAY_SECONDS") or 2), 5)
+
+REDIS_URL = os.environ.get("FLOOR_REDIS_URL", "")
+_redis = redis.Redis.from_url(REDIS_URL) if REDIS_URL else None
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 _connection: psycopg.Connection[Any] | None = None
@@ -85,15 +95,27 @@ def authenticate(environ: dict[str, Any]) -> tuple[Any, ...]:
         claims = jwt.decode(
             header[7:], JWT_KEY, algorithms=["HS256"], audience=JWT_AUDIENCE, issuer=JWT_ISSUER, leeway=JWT_LEEWAY
         )
-        if claims.get("token_type") != "access" or "jti" not in claims:
+        if claims.get("token_type") != "access" or "jti" not in claims or "sid" not in claims:
             raise jwt.InvalidTokenError
         user_id = int(claims["user_id"])
     except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
         raise HTTPError("401 Unauthorized", "token_not_valid") from exc
-    user = connection().execute(USER_SQL, (user_id,)).fetchone()
-    if user is None or not user[6] or claims.get("ver") != user[8]:
+    if _redis is not None:
+        count_request(user_id)
+    now = dt.datetime.now(dt.UTC)
+    user = connection().execute(USER_SQL, (now, claims["sid"], user_id)).fetchone()
+    if user is None or not user[9] or not user[6] or claims.get("ver") != user[8]:
         raise HTTPError("401 Unauthorized", "token_not_valid")
     return user
+
+
+def count_request(user_id: int) -> int:
+    """One round trip: bump the user's counter of this minute, setting its expiry if it is new."""
+    key = f"floor:user:{user_id}:{int(time.time() // 60)}"
+    pipe = _redis.pipeline(transaction=False)  # type: ignore[union-attr]
+    pipe.incr(key)
+    pipe.expire(key, 61, nx=True)
+    return int(pipe.execute()[0])
 
 
 def task_json(row: tuple[Any, ...]) -> dict[str, Any]:
