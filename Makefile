@@ -73,7 +73,7 @@ scale: install-dev
 load: install-dev
 	$(BIN)/python bench/load.py $(LOAD_ARGS)
 
-## fault: restart a throwaway PostgreSQL (port 5544) under write load: fast JSON 503s, readiness, recovery, no lost writes
+## fault: on a throwaway PostgreSQL (port 5544): restart it, stop Redis, kill a job worker, lock a table, all under load; each scenario PASS or FAIL
 fault: install-dev
 	$(BIN)/python bench/fault.py $(FAULT_ARGS)
 

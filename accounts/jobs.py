@@ -6,6 +6,7 @@ failed attempt is recorded as a failed job, visible in the admin.
 """
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -31,11 +32,21 @@ MAIL_ATTEMPTS = 3
 RETRY_DELAY = timedelta(minutes=1)
 
 
-def _send(job: Task[..., None], user_id: int, attempt: int, subject: str, message: str, to: str) -> None:
-    """Send one mail; on failure queue the next attempt (if any is left) and fail this one."""
+def _send(
+    job: Task[..., None],
+    user_id: int,
+    attempt: int,
+    subject: str,
+    message: str,
+    to: str,
+    on_failure: Callable[[], None] | None = None,
+) -> None:
+    """Send one mail; on failure (after `on_failure`) queue the next attempt, if any is left, and fail this one."""
     try:
         send_mail(subject=subject, message=message, from_email=None, recipient_list=[to])
     except Exception:
+        if on_failure is not None:
+            on_failure()
         if attempt < MAIL_ATTEMPTS:
             job.using(run_after=timezone.now() + RETRY_DELAY).enqueue(user_id=user_id, attempt=attempt + 1)
         logger.exception("mail to user %s failed (attempt %s of %s)", user_id, attempt, MAIL_ATTEMPTS)
@@ -44,6 +55,7 @@ def _send(job: Task[..., None], user_id: int, attempt: int, subject: str, messag
 
 @task()
 def send_password_reset_email(user_id: int, attempt: int = 1) -> None:
+    """Safe to run twice: each run mails a link made as it is sent, and any link works once."""
     user = User.objects.active().filter(pk=user_id).first()
     if user is None:
         return
@@ -59,12 +71,21 @@ def send_password_reset_email(user_id: int, attempt: int = 1) -> None:
 
 @task()
 def send_welcome_email(user_id: int, attempt: int = 1) -> None:
+    """Sent at most once per user, however often the job runs (a worker that died mid-job re-runs it)."""
     user = User.objects.active().filter(pk=user_id).first()
-    if user is None:
+    if user is None or not User.objects.claim_welcome_email(user_id):
         return
     message = (
         f"Hello{' ' + user.full_name if user.full_name else ''},\n\n"
         f"An account with the email {user.email} was created for you. Sign in with this email and the "
         "password you were given, then change the password.\n"
     )
-    _send(send_welcome_email, user_id, attempt, "Your new account", message, user.email)
+    _send(
+        send_welcome_email,
+        user_id,
+        attempt,
+        "Your new account",
+        message,
+        user.email,
+        on_failure=lambda: User.objects.release_welcome_email(user_id),
+    )

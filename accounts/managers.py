@@ -50,6 +50,19 @@ class UserManager(BaseUserManager["User"]):
     def with_email(self, email: str) -> UserQuerySet:
         return self.get_queryset().with_email(email)
 
+    def claim_welcome_email(self, user_id: int) -> bool:
+        """Mark the user's welcome mail as sent, unless it already is; whether this call marked it.
+
+        One atomic UPDATE, so of two runs of the job (a worker re-running it) only one sends.
+        """
+        return bool(
+            self.filter(pk=user_id, welcome_email_sent_at__isnull=True).update(welcome_email_sent_at=timezone.now())
+        )
+
+    def release_welcome_email(self, user_id: int) -> None:
+        """The mail could not be sent after all: let the next attempt send it."""
+        self.filter(pk=user_id).update(welcome_email_sent_at=None)
+
     def with_session_state(self, session_id: int) -> UserQuerySet:
         return self.get_queryset().with_session_state(session_id)
 

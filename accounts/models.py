@@ -32,6 +32,8 @@ class User(AbstractBaseUser):
     date_joined = models.DateTimeField(default=timezone.now)
     # Bumped whenever every token issued so far must stop working (password change, deactivation).
     token_version = models.PositiveIntegerField(default=0, editable=False)
+    # When the welcome mail was sent (or is being sent): the job may run twice, the mail goes once.
+    welcome_email_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -1,6 +1,10 @@
 """Fault injection: restart PostgreSQL under a write load and check the app survives it.
 
     .venv/bin/python bench/fault.py [--port 8301] [--pg-port 5544] [--passes persistent,pool]
+        [--scenarios restart,redis,worker,lock] [--redis-port 6390]
+
+`--scenarios` also runs those of `bench/fault_scenarios.py` on the same cluster: Redis stopped,
+a job worker killed, a table locked (see there). What follows is the `restart` scenario.
 
 Starts a throwaway PostgreSQL cluster of its own (initdb into a temporary directory, trust auth,
 127.0.0.1:--pg-port; the machine's cluster is never touched), migrates a database there, seeds one
@@ -45,6 +49,7 @@ import psycopg
 
 # `bench/` is a namespace package (no __init__.py), imported from the repository root.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
+from bench.fault_scenarios import SCENARIOS  # noqa: E402
 from bench.load_common import (  # noqa: E402
     BenchError,
     Gunicorn,
@@ -549,7 +554,15 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8301, help="port for gunicorn on 127.0.0.1, default 8301")
     parser.add_argument("--pg-port", type=int, default=5544, help="port for the throwaway cluster, default 5544")
-    parser.add_argument("--passes", default="persistent,pool", help="comma-separated: persistent, pool (default both)")
+    parser.add_argument(
+        "--passes", default="persistent,pool", help="restart scenario, comma-separated: persistent, pool (default both)"
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(("restart", *SCENARIOS)),
+        help=f"comma-separated: restart (PostgreSQL restarted), {', '.join(SCENARIOS)} (default all)",
+    )
+    parser.add_argument("--redis-port", type=int, default=6390, help="port for the redis scenario's own Redis")
     parser.add_argument(
         "--stop-mode",
         choices=("fast", "immediate"),
@@ -560,6 +573,11 @@ def parse_args() -> argparse.Namespace:
     args.passes = [name.strip() for name in args.passes.split(",") if name.strip()]
     if not args.passes or any(name not in PASSES for name in args.passes):
         parser.error(f"--passes takes names among {', '.join(PASSES)}")
+    args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    if not args.scenarios or any(name not in ("restart", *SCENARIOS) for name in args.scenarios):
+        parser.error(f"--scenarios takes names among restart, {', '.join(SCENARIOS)}")
+    if args.redis_port == 6379:
+        parser.error("--redis-port 6379 is the machine's Redis: choose another port")
     if args.pg_port == 5432:
         parser.error("--pg-port 5432 is the machine's cluster: choose another port")
     return args
@@ -570,7 +588,11 @@ def main() -> int:
     args = parse_args()
     exit_on_sigterm()
     cluster = Cluster(Path(tempfile.mkdtemp(prefix="bench-fault-")), args.pg_port)
-    env = production_env(cluster.url(DATABASE))
+    # The machine's Redis (a DB index of its own; FAULT_REDIS_URL to choose another) for the
+    # scenarios that do not stop it; the redis scenario starts its own.
+    env = production_env(
+        cluster.url(DATABASE), REDIS_URL=os.environ.get("FAULT_REDIS_URL", "redis://127.0.0.1:6379/13")
+    )
     try:
         cluster.init()
         cluster.start()
@@ -579,10 +601,17 @@ def main() -> int:
         users = seed(env, users=WRITERS, tasks_per_user=0, password=PASSWORD, prefix="fault")
         say(
             f"throwaway PostgreSQL on 127.0.0.1:{args.pg_port} in {cluster.directory}; gunicorn on port {args.port}, "
-            "2 sync workers, DEBUG off, rate limits off (THROTTLE_* set empty); "
-            f"outage: pg_ctl stop -m {args.stop_mode}"
+            "2 sync workers, DEBUG off, rate limits off (THROTTLE_* set empty)"
         )
-        results = [report(run_pass(name, cluster, env, args, users)) for name in args.passes]
+        results = []
+        if "restart" in args.scenarios:
+            say(f"scenario restart: pg_ctl stop -m {args.stop_mode}, then start, under writes")
+            results += [report(run_pass(name, cluster, env, args, users)) for name in args.passes]
+        others = [name for name in args.scenarios if name != "restart"]
+        if others:
+            scenario_users = seed(env, users=4, tasks_per_user=0, password=PASSWORD, prefix="scenario")
+            for name in others:
+                results.append(SCENARIOS[name](cluster, env, args, scenario_users, PASSWORD))
         passed = all(results)
         say("PASS" if passed else "FAIL: see the checks above")
         return 0 if passed else 1

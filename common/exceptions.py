@@ -12,6 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from psycopg import errors as pg_errors
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -48,8 +49,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
-    elif isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("Database unavailable: %s", exc)
+    elif reason := database_unavailable_reason(exc):
+        logger.warning("Database unavailable (%s): %s", reason, exc)
         exc = DatabaseUnavailable()
 
     # Imported here: rest_framework.views loads the parsers named in settings, which import this module.
@@ -65,6 +66,22 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, DatabaseUnavailable):
         response["Retry-After"] = str(exc.retry_after_seconds)
     return response
+
+
+def database_unavailable_reason(exc: BaseException) -> str | None:
+    """Why the database could not do a request's work, when that is worth retrying shortly (a 503).
+
+    The database unreachable or refusing connections, or a statement stopped by PostgreSQL's
+    `lock_timeout` or `statement_timeout` (its transaction is rolled back, nothing is half-written).
+    None for any other error.
+    """
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
+    if isinstance(exc.__cause__, pg_errors.LockNotAvailable):
+        return "lock timeout"
+    if isinstance(exc.__cause__, pg_errors.QueryCanceled):
+        return "statement timeout"
+    return "unreachable"
 
 
 def error_body(detail: Any, codes: Any = None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 _status_body = inline_serializer(
     "HealthStatus",
     fields={
-        "status": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "status": serializers.ChoiceField(choices=["ok", "degraded", "unavailable"]),
         "checks": serializers.DictField(child=serializers.CharField(), required=False),
     },
 )
@@ -39,25 +39,30 @@ class LiveView(HealthView):
 
 
 class ReadyView(HealthView):
-    """The process can serve traffic: the database and the cache both answer."""
+    """Whether the process can serve traffic: 503 only when it cannot do without what failed.
+
+    Without the database nothing can be served: 503, so the balancer takes the instance out.
+    Without the shared cache (Redis) the API still serves, with each process counting rate limits
+    alone (see `common.cache`): 200 with `"cache": "degraded"`, so a Redis outage does not take the
+    whole fleet out of the balancer.
+    """
 
     @extend_schema(tags=["health"], responses={200: _status_body, 503: _status_body}, operation_id="health_ready")
     def get(self, request: Request) -> Response:
         checks = {"database": _check(_database), "cache": _check(_cache)}
-        healthy = all(result == "ok" for result in checks.values())
-        return Response(
-            {"status": "ok" if healthy else "unavailable", "checks": checks},
-            status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
+        if checks["database"] != "ok":
+            return Response({"status": "unavailable", "checks": checks}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response({"status": "ok" if checks["cache"] == "ok" else "degraded", "checks": checks})
 
 
-def _check(probe: Callable[[], None]) -> str:
+def _check(probe: Callable[[], str | None]) -> str:
+    """The probe's own answer (such as "degraded"); "ok" when it has none; "unavailable" when it raises."""
     try:
-        probe()
+        result = probe()
     except Exception as error:
         logger.warning("Readiness check %s failed: %s", probe.__name__.lstrip("_"), error)
         return "unavailable"
-    return "ok"
+    return result or "ok"
 
 
 def _database() -> None:
@@ -66,9 +71,11 @@ def _database() -> None:
         cursor.fetchone()
 
 
-def _cache() -> None:
+def _cache() -> str | None:
+    """A round trip through the cache; "degraded" when it was served by this process's fallback."""
     key = f"health:{uuid.uuid4().hex}"
     cache.set(key, "1", timeout=5)
     if cache.get(key) != "1":
         raise RuntimeError("cache did not return the value just stored")
     cache.delete(key)
+    return "degraded" if getattr(cache, "degraded", False) else None

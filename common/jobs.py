@@ -8,15 +8,20 @@ from django.core.management import call_command
 from django.tasks import task, task_backends
 from django_tasks_db import DatabaseBackend
 
+from common.db_timeouts import command_timeouts
+from common.job_recovery import requeue_stale_jobs
+
 logger = logging.getLogger(__name__)
 
 
 @task()
 def maintenance() -> dict[str, str]:
-    """Prune expired refresh-token records and sessions, and old finished job results."""
-    report = {"tokens": _run("prune_tokens")}
-    if isinstance(task_backends["default"], DatabaseBackend):
-        report["job_results"] = _run("prune_db_task_results", min_age_days=settings.TASK_RESULT_RETENTION_DAYS)
+    """Prune expired refresh-token records and sessions and old finished job results; re-run stale jobs."""
+    with command_timeouts("maintenance"):
+        report = {"tokens": _run("prune_tokens")}
+        if isinstance(task_backends["default"], DatabaseBackend):
+            report["job_results"] = _run("prune_db_task_results", min_age_days=settings.TASK_RESULT_RETENTION_DAYS)
+            report["stale_jobs"] = f"Queued {requeue_stale_jobs()} stale jobs to run again."
     logger.info("maintenance done", extra={"report": report})
     return report
 

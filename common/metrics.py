@@ -30,6 +30,12 @@ QUERIES = Histogram(
     buckets=(0, 1, 2, 3, 5, 8, 13, 21, 50, 100),
 )
 
+CACHE_UNAVAILABLE = Counter(
+    "cache_unavailable",
+    "Cache operations served by a process's own memory because the shared cache (Redis) was unreachable.",
+    ["cache"],
+)
+
 
 # The methods HTTP defines (RFC 9110, and PATCH): any other is counted as "other", so that a
 # client sending made-up methods cannot create an unbounded number of series.

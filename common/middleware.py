@@ -2,11 +2,10 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.exceptions import APIException
 
-from common.exceptions import DatabaseUnavailable, PayloadTooLarge, error_body
+from common.exceptions import DatabaseUnavailable, PayloadTooLarge, database_unavailable_reason, error_body
 
 logger = logging.getLogger("common.errors")
 
@@ -34,8 +33,8 @@ class JSONErrorsForAPIMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_request(request):
             return None
-        if isinstance(exception, OperationalError | InterfaceError):
-            logger.warning("Database unavailable on %s %s: %s", request.method, request.path, exception)
+        if reason := database_unavailable_reason(exception):
+            logger.warning("Database unavailable (%s) on %s %s: %s", reason, request.method, request.path, exception)
             return service_unavailable_response()
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return server_error_response()

@@ -6,6 +6,7 @@ when present; variables already set in the environment win over it.
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -47,6 +48,12 @@ VARIABLES = (
     "DATABASE_POOL_MAX_SIZE",
     "DATABASE_POOL_TIMEOUT",
     "DATABASE_CONNECT_TIMEOUT",
+    "DATABASE_STATEMENT_TIMEOUT_MS",
+    "DATABASE_LOCK_TIMEOUT_MS",
+    "REDIS_TIMEOUT_SECONDS",
+    "CACHE_RETRY_SECONDS",
+    "JOB_STALE_AFTER_SECONDS",
+    "JOB_MAX_RUN_SECONDS",
     "DATABASE_PGBOUNCER",
     "ARGON2_TIME_COST",
     "ARGON2_MEMORY_COST_KIB",
@@ -134,12 +141,13 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "corsheaders",
     "django_filters",
-    "django_tasks_db",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "common",
     "accounts",
     "tasks",
+    # After `common`, whose `db_worker` (the library's, made to survive killed workers) wins.
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -181,6 +189,16 @@ TEMPLATES = [
 ]
 
 # Database: SQLite is the embedded default; production and CI use PostgreSQL through psycopg 3.
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=5000)
+DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=2000)
+# What the commands that work on the database on purpose for long use instead (PostgreSQL only;
+# 0 means no limit): a migration may rewrite a big table, but must not queue long behind another
+# transaction's lock, since every query on that table would then queue behind the migration;
+# maintenance deletes in batches, which may take longer than a request's statement may.
+DATABASE_COMMAND_TIMEOUTS_MS = {
+    "migrate": {"statement_timeout": 0, "lock_timeout": 10_000},
+    "maintenance": {"statement_timeout": 300_000, "lock_timeout": 10_000},
+}
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -209,6 +227,16 @@ if DATABASE_PGBOUNCER:
         )
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not DATABASE_PGBOUNCER:
+    # No request holds a worker for as long as a lock lasts: a statement waiting on a lock longer
+    # than the lock timeout, or running longer than the statement timeout, is stopped by PostgreSQL
+    # (its transaction rolled back) and the request answers 503. Sent as startup options, so they
+    # cost no statement. Commands that do long work on purpose set their own (DATABASE_COMMAND_TIMEOUTS_MS).
+    # PgBouncer refuses startup options and a transaction pooler carries no session setting: behind
+    # it, set them where it opens its server connections (its connect_query, or ALTER ROLE ... SET).
+    DATABASES["default"]["OPTIONS"]["options"] = (
+        f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS} -c lock_timeout={DATABASE_LOCK_TIMEOUT_MS}"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=False):
     # psycopg's connection pool, one per process; connections are checked before being handed out.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -229,13 +257,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Caches: Redis when REDIS_URL is set, process-local memory otherwise. Rate-limit counters live in
 # their own cache ("throttle") so that clearing the default cache never resets a limit; with
-# local memory they count per process only, so several workers need Redis.
+# local memory they count per process only, so several workers need Redis. While Redis is
+# unreachable (longer than REDIS_TIMEOUT_SECONDS) each process falls back to its own memory and
+# tries Redis again every CACHE_RETRY_SECONDS (common/cache.py): the API keeps serving.
 _REDIS_URL = env.str("REDIS_URL", default="")
+_REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
+_CACHE_RETRY_SECONDS = env.float("CACHE_RETRY_SECONDS", default=5.0)
 
 
-def _cache(prefix: str) -> dict[str, str]:
+def _cache(prefix: str) -> dict[str, Any]:
     if _REDIS_URL:
-        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL, "KEY_PREFIX": prefix}
+        return {
+            "BACKEND": "common.cache.FallbackRedisCache",
+            "LOCATION": _REDIS_URL,
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {
+                "RETRY_SECONDS": _CACHE_RETRY_SECONDS,
+                "socket_connect_timeout": _REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": _REDIS_TIMEOUT_SECONDS,
+            },
+        }
     return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
 
 
@@ -429,6 +470,16 @@ TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASK_BACKEND]}}
 # results are kept.
 MAINTENANCE_INTERVAL_SECONDS = env.int("MAINTENANCE_INTERVAL_SECONDS", default=3600)
 TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
+# A job is stopped (and marked failed) after JOB_MAX_RUN_SECONDS; one still RUNNING after
+# JOB_STALE_AFTER_SECONDS has lost its worker and is run again (common/job_recovery.py). Stale
+# must be longer than the longest run, or a live job could be started a second time.
+JOB_MAX_RUN_SECONDS = env.int("JOB_MAX_RUN_SECONDS", default=300)
+JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=600)
+if JOB_STALE_AFTER_SECONDS <= JOB_MAX_RUN_SECONDS:
+    raise ImproperlyConfigured(
+        f"JOB_STALE_AFTER_SECONDS ({JOB_STALE_AFTER_SECONDS}) must be longer than JOB_MAX_RUN_SECONDS "
+        f"({JOB_MAX_RUN_SECONDS}): a job still running after it is taken for one whose worker died."
+    )
 
 # Metrics: Prometheus text at /metrics, only when METRICS_TOKEN is set, and only for requests that
 # send it as a bearer token. Under gunicorn, set PROMETHEUS_MULTIPROC_DIR to a writable directory

@@ -8,6 +8,8 @@
 # As root it runs as the postgres user, who must be able to reach DIR (mktemp -d in /tmp will do).
 #
 # Every database name is forwarded to the server (`* =`), so test databases made on the fly work.
+# Its server connections get the app's default statement and lock timeouts (connect_query): the app
+# cannot send them itself through PgBouncer (DATABASE_STATEMENT_TIMEOUT_MS, DATABASE_LOCK_TIMEOUT_MS).
 # Fails (exit 1, with PgBouncer's log) when it cannot start: callers must not carry on without it.
 set -euo pipefail
 
@@ -30,7 +32,7 @@ start)
     echo '"postgres" ""' >"$dir/users.txt"
     cat >"$dir/pgbouncer.ini" <<EOF
 [databases]
-* = host=$pg_host port=$pg_port
+* = host=$pg_host port=$pg_port connect_query='SET statement_timeout = 5000; SET lock_timeout = 2000'
 
 [pgbouncer]
 listen_addr = 127.0.0.1

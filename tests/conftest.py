@@ -1,4 +1,6 @@
+import time
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 from django.core.cache import caches
@@ -6,6 +8,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tokens import issue_token_pair
+from common import throttling
 from tests.factories import AdminFactory, UserFactory
 
 
@@ -14,6 +17,14 @@ def _fresh_caches() -> None:
     """Each test starts with no cached values and no rate-limit counts left by another."""
     for cache in caches.all(initialized_only=True):
         cache.clear()
+
+
+@pytest.fixture
+def one_rate_limit_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every attempt of a test falls in one rate-limit window (the first second of an hour), however
+    slow the machine: the counters use fixed windows, and one crossing its end would count afresh."""
+    start = time.time() // 3600 * 3600 + 1
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: start))
 
 
 @pytest.fixture

@@ -281,6 +281,7 @@ def test_the_refresh_and_logout_services_refuse_a_bad_raw_token_with_one_error(r
         services.auth_logout(refresh_token=raw)
 
 
+@pytest.mark.usefixtures("one_rate_limit_window")
 def test_the_login_service_refuses_bad_credentials_and_counts_them(user: User) -> None:
     client = Client(address="203.0.113.9")
     for _ in range(10):

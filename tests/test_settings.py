@@ -91,7 +91,7 @@ def test_variables_configure_database_cache_and_token_lifetimes() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "('django.db.backends.postgresql', 'db', 'django.core.cache.backends.redis.RedisCache', 300, 30,"
+        "('django.db.backends.postgresql', 'db', 'common.cache.FallbackRedisCache', 300, 30,"
         " ['api.example.com', 'www.example.com'])"
     )
 

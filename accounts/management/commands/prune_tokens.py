@@ -6,6 +6,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import RefreshTokenFamily
+from common.db_timeouts import with_command_timeouts
 
 BATCH_SIZE = 5_000
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         "revoked or not. Run it on a schedule, e.g. hourly."
     )
 
+    @with_command_timeouts("maintenance")
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
         tokens = _delete_in_batches(OutstandingToken.objects.filter(expires_at__lte=now))

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
+from common.db_timeouts import with_command_timeouts
 from tasks.models import Priority, Task, TaskStatus
 
 WORDS = ("report", "invoice", "review", "deploy", "meeting", "design", "backup", "release", "audit", "budget")
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--password", default="seed-user-passphrase", help="Every seeded user's password.")
         parser.add_argument("--seed", type=int, default=42, help="Random seed, for repeatable data.")
 
+    @with_command_timeouts("maintenance")
     def handle(self, *args: Any, users: int, tasks_per_user: int, password: str, seed: int, **options: Any) -> None:
         started = time.monotonic()
         owners = self._users(users, password)

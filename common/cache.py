@@ -1,0 +1,122 @@
+"""A shared cache (Redis) that falls back to process-local memory while it is unreachable.
+
+A cache outage must not take the API down: rate-limit counters and anything else cached keep
+working, each process counting alone (so a guessing client gets at most the limit once per
+process, instead of once overall), until the shared store answers again. The outage is logged
+once per process, every operation served by the fallback counts in `cache_unavailable_total`,
+and the shared store is tried again every `RETRY_SECONDS`; no restart is needed.
+
+Used by `config/settings.py` for every cache when `REDIS_URL` is set:
+`{"BACKEND": "common.cache.FallbackRedisCache", "LOCATION": url, "OPTIONS": {"RETRY_SECONDS": 5, ...}}`;
+the other OPTIONS go to Django's `RedisCache` (socket timeouts, say).
+"""
+
+import logging
+import threading
+import time
+from typing import Any
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import RedisError
+
+from common.metrics import CACHE_UNAVAILABLE
+
+logger = logging.getLogger(__name__)
+
+# Per process, not per cache object: Django makes one cache object per thread, and an outage (its
+# log line, the next try) is the process's. Cache name -> monotonic time of the next try of Redis.
+_outages: dict[str, float] = {}
+_outages_lock = threading.Lock()
+
+
+class FallbackRedisCache(BaseCache):
+    """Django's RedisCache, or a LocMemCache of this process while Redis cannot be reached."""
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        options = dict(params.get("OPTIONS") or {})
+        self.retry_seconds = float(options.pop("RETRY_SECONDS", 5))
+        super().__init__({**params, "OPTIONS": {}})
+        self.name = str(params.get("KEY_PREFIX") or server)
+        self.shared = RedisCache(server, {**params, "OPTIONS": options})
+        # LocMemCache keeps its data per process under this name, shared by every thread.
+        self.local = LocMemCache(f"fallback-{self.name}", {**params, "OPTIONS": {}})
+
+    @property
+    def degraded(self) -> bool:
+        """True while this process serves the cache from its own memory."""
+        return self.name in _outages
+
+    def _call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        """Run `operation` on the shared cache, or on the local one during an outage."""
+        down_until = _outages.get(self.name)
+        if down_until is None or time.monotonic() >= down_until:
+            try:
+                result = getattr(self.shared, operation)(*args, **kwargs)
+            except RedisError as error:
+                self._went_down(error)
+            else:
+                if down_until is not None:
+                    self._came_back()
+                return result
+        CACHE_UNAVAILABLE.labels(self.name).inc()
+        return getattr(self.local, operation)(*args, **kwargs)
+
+    def _went_down(self, error: RedisError) -> None:
+        with _outages_lock:
+            first = self.name not in _outages
+            _outages[self.name] = time.monotonic() + self.retry_seconds
+        if first:
+            logger.warning(
+                "Cache %r unreachable, using this process's memory until it answers (retried every %s s): %s",
+                self.name,
+                self.retry_seconds,
+                error,
+                extra={"event": "cache_unavailable", "cache": self.name},
+            )
+
+    def _came_back(self) -> None:
+        with _outages_lock:
+            was_down = _outages.pop(self.name, None) is not None
+        if was_down:
+            logger.info("Cache %r reachable again", self.name, extra={"event": "cache_recovered", "cache": self.name})
+
+    # Django's cache API, operation by operation (the rest of BaseCache is built on these).
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return bool(self._call("add", key, value, timeout, version))
+
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return self._call("get", key, default, version)
+
+    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
+        self._call("set", key, value, timeout, version)
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return bool(self._call("touch", key, timeout, version))
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return bool(self._call("delete", key, version))
+
+    def get_many(self, keys: Any, version: int | None = None) -> dict[Any, Any]:
+        return dict(self._call("get_many", keys, version))
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        return bool(self._call("has_key", key, version))
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return int(self._call("incr", key, delta, version))
+
+    def set_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
+        return list(self._call("set_many", data, timeout, version))
+
+    def delete_many(self, keys: Any, version: int | None = None) -> None:
+        self._call("delete_many", keys, version)
+
+    def clear(self) -> None:
+        self.local.clear()
+        self._call("clear")
+
+    def close(self, **kwargs: Any) -> None:
+        self.shared.close(**kwargs)
+        self.local.close(**kwargs)
