@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import caches
 from rest_framework.throttling import BaseThrottle
 
+from common.cache import incr_expiring
 from common.client import client_address, rate_limit_identity
 
 if TYPE_CHECKING:
@@ -80,14 +81,8 @@ class Counter:
         """Count one event and return the window's total, this event included."""
         if self.rate is None:
             return Window(hits=0, retry_after=0)
-        cache = caches["throttle"]
         key, retry_after = self._key(self.rate, time.time())
-        cache.add(key, 0, timeout=self.rate.seconds + 1)
-        try:
-            hits = cache.incr(key)
-        except ValueError:  # the window expired between add and incr: start the next one
-            cache.add(key, 1, timeout=self.rate.seconds + 1)
-            hits = 1
+        hits = incr_expiring(caches["throttle"], key, timeout=self.rate.seconds + 1)
         return Window(hits=hits, retry_after=retry_after)
 
     def forget_one(self) -> None:
