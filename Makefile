@@ -6,8 +6,9 @@ PYTHON := $(shell command -v pyenv >/dev/null 2>&1 && pyenv root >/dev/null 2>&1
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8001
+DEMO_PORT ?= 3000
 
-.PHONY: run test lint format typecheck check-containers check-kubernetes pytest bench scale-out fuzz scale load fault schema schema-check client install install-dev clean
+.PHONY: run demo test lint format typecheck check-containers check-kubernetes pytest bench scale-out fuzz scale load fault schema schema-check client install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,13 @@ run: install
 	$(BIN)/python manage.py seed_admin
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
+
+## demo: the API (as make run) and the demo front end of examples/web/ on http://localhost:3000, allowed by CORS
+demo: install
+	@trap 'kill 0' INT TERM EXIT; \
+	CORS_ALLOWED_ORIGINS=http://localhost:$(DEMO_PORT) FRONTEND_URL=http://localhost:$(DEMO_PORT) \
+		$(MAKE) --no-print-directory run & \
+	$(BIN)/python examples/web/serve.py --port $(DEMO_PORT) --api http://localhost:$(PORT)
 
 ## test: lint, format check, type check, the schema, container and Kubernetes checks, then the tests with coverage (at least 90%)
 test: lint typecheck schema-check check-containers check-kubernetes pytest

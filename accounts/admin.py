@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.forms import UserAddForm, UserEditForm, UserPasswordForm
@@ -18,17 +19,17 @@ class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
     add_form = UserAddForm
     change_password_form = UserPasswordForm
-    list_display = ("email", "full_name", "role", "is_active", "date_joined", "last_login")
-    list_filter = ("role", "is_active")
+    list_display = ("email", "full_name", "role", "is_active", "email_verified_at", "date_joined", "last_login")
+    list_filter = ("role", "is_active", ("email_verified_at", admin.EmptyFieldListFilter))
     search_fields = ("email", "full_name")
     ordering = ("id",)
     filter_horizontal = ()
-    readonly_fields = ("date_joined", "last_login", "live_sessions")
+    readonly_fields = ("email_verified_at", "date_joined", "last_login", "deletion_requested_at", "live_sessions")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("full_name",)}),
         ("Access", {"fields": ("role", "is_active")}),
-        ("Dates", {"fields": ("date_joined", "last_login")}),
+        ("Dates", {"fields": ("email_verified_at", "date_joined", "last_login", "deletion_requested_at")}),
         ("Sessions", {"fields": ("live_sessions", "end_sessions")}),
     )
     actions = ("end_all_sessions",)
@@ -65,6 +66,7 @@ class UserAdmin(DjangoUserAdmin):
         """Changes go through the same service as the API: the last-admin rule, token revocation on
         deactivation, and the security log."""
         if not change:
+            obj.email_verified_at = timezone.now()  # an admin made it: it counts as verified
             super().save_model(request, obj, form, change)
             user_welcome(user=obj)
             return

@@ -23,17 +23,26 @@ class Event(StrEnum):
     PASSWORD_RESET = "password_reset"
     USER_DEACTIVATED = "user_deactivated"
     ROLE_CHANGED = "role_changed"
+    SIGNED_UP = "signed_up"
+    SIGNUP_EMAIL_TAKEN = "signup_email_taken"
+    EMAIL_VERIFIED = "email_verified"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGED = "email_changed"
+    ACCOUNT_DELETION_REQUESTED = "account_deletion_requested"
+    ACCOUNT_ERASED = "account_erased"
     PASSWORD_CHANGE_FAILED = "password_change_failed"
     PASSWORD_RESET_THROTTLED = "password_reset_throttled"
     SESSION_ENDED = "session_ended"
 
 
 class Channel(StrEnum):
-    """Where a password was presented: the API's login, the admin site's, or a password change."""
+    """Where a password was presented: the API's login, the admin site's, a password change, or
+    an account deletion."""
 
     API = "api"
     ADMIN = "admin"
     PASSWORD_CHANGE = "password_change"
+    ACCOUNT_DELETION = "account_deletion"
 
 
 _ALARMING = {

@@ -26,6 +26,10 @@ class UserQuerySet(models.QuerySet["User"]):
         """Users whose email matches, whatever its case (emails are stored lower-cased)."""
         return self.filter(email=UserManager.normalize_email(email))
 
+    def deleted_before(self, cutoff: datetime) -> UserQuerySet:
+        """Accounts their owners deleted before `cutoff` and nobody has reactivated since."""
+        return self.filter(is_active=False, deletion_requested_at__lte=cutoff)
+
     def with_session_state(self, session_id: int) -> UserQuerySet:
         """Each user with `session_live`: whether their session `session_id` can still be used.
 
@@ -49,6 +53,9 @@ class UserManager(BaseUserManager["User"]):
 
     def with_email(self, email: str) -> UserQuerySet:
         return self.get_queryset().with_email(email)
+
+    def deleted_before(self, cutoff: datetime) -> UserQuerySet:
+        return self.get_queryset().deleted_before(cutoff)
 
     def claim_welcome_email(self, user_id: int) -> bool:
         """Mark the user's welcome mail as sent, unless it already is; whether this call marked it.

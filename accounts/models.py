@@ -32,6 +32,11 @@ class User(AbstractBaseUser):
     date_joined = models.DateTimeField(default=timezone.now)
     # Bumped whenever every token issued so far must stop working (password change, deactivation).
     token_version = models.PositiveIntegerField(default=0, editable=False)
+    # Set when the owner of the address follows the verification link (or an admin made the account).
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    # Set when the user deletes their account: it is deactivated at once and erased by the
+    # maintenance job after ACCOUNT_DELETION_GRACE_DAYS.
+    deletion_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the welcome mail was sent (or is being sent): the job may run twice, the mail goes once.
     welcome_email_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -58,6 +63,10 @@ class User(AbstractBaseUser):
     def clean(self) -> None:
         super().clean()
         self.email = UserManager.normalize_email(self.email)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @property
     def is_admin(self) -> bool:

@@ -24,7 +24,7 @@ def password_field(**kwargs: Any) -> StrictCharField:
 class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
-        fields = ("id", "email", "full_name", "role", "is_active", "date_joined", "last_login")
+        fields = ("id", "email", "full_name", "role", "is_active", "email_verified_at", "date_joined", "last_login")
         read_only_fields = fields
 
     def to_representation(self, instance: User) -> dict[str, Any]:
@@ -35,6 +35,7 @@ class UserSerializer(serializers.ModelSerializer):
             "full_name": instance.full_name,
             "role": instance.role,
             "is_active": instance.is_active,
+            "email_verified_at": instance.email_verified_at,
             "date_joined": instance.date_joined,
             "last_login": instance.last_login,
         }
@@ -57,9 +58,40 @@ class UserUpdateSerializer(serializers.Serializer):
 
 
 class ProfileUpdateSerializer(serializers.Serializer):
-    """What users may change on their own account: their name, and nothing that grants access."""
+    """What users may change on their own account: their name, and their email through a link
+    mailed to the new address; nothing that grants access."""
 
-    full_name = StrictCharField(max_length=150, allow_blank=True)
+    full_name = StrictCharField(max_length=150, allow_blank=True, required=False)
+    email = StrictEmailField(
+        max_length=254,
+        required=False,
+        help_text="Changes only when the link mailed to this address is followed; until then the email stays.",
+    )
+
+
+class AccountDeleteSerializer(serializers.Serializer):
+    password = password_field(help_text="The account's current password.")
+
+
+class SignupSerializer(serializers.Serializer):
+    email = StrictEmailField(max_length=254)
+    password = password_field()
+    full_name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class SignedLinkSerializer(serializers.Serializer):
+    """The `uid` and `token` of a mailed link."""
+
+    uid = StrictCharField(max_length=64)
+    token = StrictCharField(max_length=512)
+
+
+class EmailVerificationSerializer(SignedLinkSerializer):
+    """The `uid` and `token` of a verification link."""
+
+
+class EmailChangeConfirmSerializer(SignedLinkSerializer):
+    """The `uid` and `token` of an email-change link."""
 
 
 class PasswordChangeSerializer(serializers.Serializer):
@@ -102,6 +134,10 @@ class TokenPairSerializer(serializers.Serializer):
 
 class PasswordResetRequestSerializer(serializers.Serializer):
     email = StrictEmailField(max_length=254)
+
+
+class VerificationResendSerializer(PasswordResetRequestSerializer):
+    """The email to mail a new verification link to."""
 
 
 class PasswordResetConfirmSerializer(serializers.Serializer):

@@ -15,6 +15,12 @@ urlpatterns = [
     slash_optional(
         "auth/password-reset/confirm", views.PasswordResetConfirmView.as_view(), name="auth-password-reset-confirm"
     ),
+    slash_optional("auth/signup", views.SignupView.as_view(), name="auth-signup"),
+    slash_optional("auth/verify-email", views.EmailVerificationView.as_view(), name="auth-verify-email"),
+    slash_optional("auth/verify-email/resend", views.VerificationResendView.as_view(), name="auth-verify-email-resend"),
+    slash_optional(
+        "auth/email-change/confirm", views.EmailChangeConfirmView.as_view(), name="auth-email-change-confirm"
+    ),
     slash_optional("users/me", views.MeView.as_view(), name="user-me"),
     slash_optional("users/me/password", views.MePasswordView.as_view(), name="user-me-password"),
     *router.urls,

@@ -1,10 +1,20 @@
-"""One JSON error shape for the whole API.
+"""Every JSON error of the API, built in one place as an RFC 9457 problem detail.
 
-Every error answers `{"detail": "<message>", "code": "<machine code>"}`; validation errors add
-`"errors": {"<field>": ["<message>", ...]}` so that each failing field is named.
+An error answers `Content-Type: application/problem+json` with
+`{"type": "/api/problems/<code>", "title": ..., "status": ..., "detail": "<message>", "code": "<code>"}`;
+validation errors add `"errors": {"<field>": ["<message>", ...]}` so that each failing field is named.
+`type` is stable per `code` and documents it (`GET /api/problems/<code>`); `detail` and `code` are
+what clients read before problem details existed, and stay.
+
+Whoever answers an error (DRF's exception handler, the middleware, Django's error handlers)
+turns what was raised into an `APIException` with `as_api_exception` and answers
+`problem_response`: one mapping, one shape, one place deciding that an unreachable database is a 503.
 """
 
 import logging
+import math
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -17,7 +27,10 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("common.errors")
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_PATH = "/api/problems/"
 
 
 class DatabaseUnavailable(exceptions.APIException):
@@ -35,37 +48,146 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, fed with the Django errors it does not know and shaped as described above.
+class BadRequest(exceptions.APIException):
+    """A request Django refused before any view saw it (a bad Host header, say)."""
 
-    Anything still unhandled is left to `JSONErrorsForAPIMiddleware`, which logs it and answers 500.
-    """
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Bad request."
+    default_code = "bad_request"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The resource changed since the version named in If-Match; fetch it again."
+    default_code = "precondition_failed"
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = "Send If-Match with the ETag of the version you are changing."
+    default_code = "precondition_required"
+
+
+class ServerError(exceptions.APIException):
+    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    default_detail = "Internal server error."
+    default_code = "server_error"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    title: str
+    description: str
+
+
+# Every `code` the API answers, with the title of its problem type and what a client should do.
+# `GET /api/problems/<code>` serves the entry; the README's contract lists them.
+PROBLEM_TYPES: dict[str, ProblemType] = {
+    "invalid": ProblemType("Invalid input", "A field or parameter is invalid; `errors` names each one."),
+    "parse_error": ProblemType("Malformed request body", "The body is not valid JSON; fix it before retrying."),
+    "bad_request": ProblemType("Bad request", "The request was refused before it reached the API."),
+    "not_authenticated": ProblemType("Authentication required", "Send `Authorization: Bearer <access_token>`."),
+    "authentication_failed": ProblemType("Authentication failed", "The credentials were refused."),
+    "token_not_valid": ProblemType("Token not valid", "The token is expired, revoked or malformed; log in again."),
+    "invalid_credentials": ProblemType("Invalid credentials", "The email or password is wrong."),
+    "permission_denied": ProblemType("Permission denied", "The caller's role does not allow this."),
+    "not_found": ProblemType("Not found", "No such resource (or not one the caller may see), or no such page."),
+    "method_not_allowed": ProblemType("Method not allowed", "The resource does not answer this method."),
+    "not_acceptable": ProblemType("Not acceptable", "The API answers JSON only."),
+    "unsupported_media_type": ProblemType("Unsupported media type", "Send the body as `application/json`."),
+    "payload_too_large": ProblemType("Request body too large", "The body is over the size limit."),
+    "precondition_failed": ProblemType(
+        "Precondition failed", "The resource changed since the `If-Match` ETag was read; GET it again."
+    ),
+    "precondition_required": ProblemType(
+        "Precondition required", "Send `If-Match` with the ETag of the version being changed."
+    ),
+    "idempotency_key_in_use": ProblemType(
+        "Idempotency key in use", "A request with this `Idempotency-Key` is still running; retry shortly."
+    ),
+    "idempotency_key_reused": ProblemType(
+        "Idempotency key reused", "This `Idempotency-Key` was sent with another request body; use a new key."
+    ),
+    "throttled": ProblemType("Too many requests", "Retry after `Retry-After` seconds."),
+    "server_error": ProblemType("Internal server error", "Something failed on the server; it has been logged."),
+    "service_unavailable": ProblemType(
+        "Service unavailable", "A dependency is unreachable; retry after `Retry-After`."
+    ),
+}
+
+
+def problem_type_uri(code: str) -> str:
+    """The problem's `type`: a path of this API for a known code, `about:blank` otherwise (RFC 9457 4.2.1)."""
+    return f"{PROBLEM_TYPE_PATH}{code}" if code in PROBLEM_TYPES else "about:blank"
+
+
+def as_api_exception(exc: Exception) -> exceptions.APIException | None:
+    """What `exc` means to a client, or `None` for an error the API does not expect (a 500)."""
+    if isinstance(exc, exceptions.APIException):
+        return exc
     if isinstance(exc, Http404):
         # Django's message names the model ("No Task matches..."); the client needs less.
-        exc = exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
-    elif isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(detail=as_serializer_error(exc))
-    elif isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge()
-    elif reason := database_unavailable_reason(exc):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(detail=as_serializer_error(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if reason := database_unavailable_reason(exc):
         logger.warning("Database unavailable (%s): %s", reason, exc)
-        exc = DatabaseUnavailable()
+        return DatabaseUnavailable()
+    return None
 
-    # Imported here: rest_framework.views loads the parsers named in settings, which import this module.
-    from rest_framework.views import exception_handler
 
-    response = exception_handler(exc, context)
-    if response is None:
-        return None
+def problem_body(exc: exceptions.APIException) -> dict[str, Any]:
     if isinstance(exc, exceptions.ValidationError):
-        response.data = validation_error_body(exc.detail)
-    elif isinstance(exc, exceptions.APIException):
-        response.data = error_body(exc.detail, exc.get_codes())
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        detail, code = f"Invalid input: {', '.join(errors)}.", "invalid"
+    else:
+        detail, code = _message_and_code(exc.detail, exc.get_codes())
+        errors = None
+    known = PROBLEM_TYPES.get(code)
+    body: dict[str, Any] = {
+        "type": problem_type_uri(code),
+        "title": known.title if known else HTTPStatus(exc.status_code).phrase,
+        "status": exc.status_code,
+        "detail": detail,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(exc: exceptions.APIException) -> Response:
+    """The answer to `exc`, already rendered: usable from a DRF view, a middleware or a Django view."""
+    headers = {}
+    if auth_header := getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = auth_header
+    if wait := getattr(exc, "wait", None):
+        headers["Retry-After"] = str(math.ceil(wait))
     if isinstance(exc, DatabaseUnavailable):
-        response["Retry-After"] = str(exc.retry_after_seconds)
-    return response
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+    response = Response(problem_body(exc), status=exc.status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+    # Imported here: the renderers module imports DRF's settings, which load this module.
+    from common.renderers import FastJSONRenderer
+
+    response.accepted_renderer = FastJSONRenderer()
+    response.accepted_media_type = PROBLEM_CONTENT_TYPE
+    response.renderer_context = {}  # type: ignore[attr-defined]
+    return response.render()
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's exception handler: anything it returns `None` for is left to `JSONErrorsForAPIMiddleware`."""
+    api_exception = as_api_exception(exc)
+    if api_exception is None:
+        return None
+    from rest_framework.views import set_rollback  # imported late for the same reason as above
+
+    set_rollback()
+    return problem_response(api_exception)
 
 
 def database_unavailable_reason(exc: BaseException) -> str | None:
@@ -84,7 +206,7 @@ def database_unavailable_reason(exc: BaseException) -> str | None:
     return "unreachable"
 
 
-def error_body(detail: Any, codes: Any = None) -> dict[str, Any]:
+def _message_and_code(detail: Any, codes: Any) -> tuple[str, str]:
     if isinstance(detail, dict):
         message = detail.get("detail", "Request failed.")
         code = codes.get("detail", codes.get("code")) if isinstance(codes, dict) else codes
@@ -93,10 +215,4 @@ def error_body(detail: Any, codes: Any = None) -> dict[str, Any]:
         code = codes[0] if isinstance(codes, list) and codes else codes
     else:
         message, code = detail, codes
-    return {"detail": str(message), "code": str(code or "error")}
-
-
-def validation_error_body(detail: Any) -> dict[str, Any]:
-    errors = detail if isinstance(detail, dict) else {"non_field_errors": detail}
-    fields = ", ".join(errors)
-    return {"detail": f"Invalid input: {fields}.", "code": "invalid", "errors": errors}
+    return str(message), str(code or "error")

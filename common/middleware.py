@@ -2,10 +2,9 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from rest_framework.exceptions import APIException
+from django.http import HttpRequest, HttpResponse
 
-from common.exceptions import DatabaseUnavailable, PayloadTooLarge, database_unavailable_reason, error_body
+from common.exceptions import BadRequest, PayloadTooLarge, ServerError, as_api_exception, problem_response
 
 logger = logging.getLogger("common.errors")
 
@@ -33,11 +32,11 @@ class JSONErrorsForAPIMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_request(request):
             return None
-        if reason := database_unavailable_reason(exception):
-            logger.warning("Database unavailable (%s) on %s %s: %s", reason, request.method, request.path, exception)
-            return service_unavailable_response()
-        logger.exception("Unhandled error on %s %s", request.method, request.path)
-        return server_error_response()
+        api_exception = as_api_exception(exception)
+        if api_exception is None:
+            logger.exception("Unhandled error on %s %s", request.method, request.path)
+            api_exception = ServerError()
+        return problem_response(api_exception)
 
 
 class NoStoreForAPIMiddleware:
@@ -74,22 +73,7 @@ class BodySizeLimitMiddleware:
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
-                return JsonResponse({"detail": "Invalid Content-Length header.", "code": "bad_request"}, status=400)
+                return problem_response(BadRequest("Invalid Content-Length header."))
             if length > limit:
-                return api_error_response(PayloadTooLarge)
+                return problem_response(PayloadTooLarge())
         return self.get_response(request)
-
-
-def api_error_response(error: type[APIException]) -> JsonResponse:
-    """The JSON answer DRF's handler gives for `error`, for requests it does not handle."""
-    return JsonResponse(error_body(error.default_detail, error.default_code), status=error.status_code)
-
-
-def service_unavailable_response() -> JsonResponse:
-    response = api_error_response(DatabaseUnavailable)
-    response["Retry-After"] = str(DatabaseUnavailable.retry_after_seconds)
-    return response
-
-
-def server_error_response() -> JsonResponse:
-    return JsonResponse({"detail": "Internal server error.", "code": "server_error"}, status=500)

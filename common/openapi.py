@@ -5,12 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular import openapi
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
+from common.exceptions import PROBLEM_CONTENT_TYPE
+
+
+class MessageSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What happened, for a person to read.")
+    code = serializers.CharField(help_text="What happened, for a program to test.")
+
 
 class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+    """An RFC 9457 problem detail, sent as `application/problem+json`."""
+
+    type = serializers.CharField(
+        help_text="A URI reference naming the problem type, stable per `code`: `/api/problems/<code>` describes it."
+    )
+    title = serializers.CharField(help_text="A short summary of the problem type; the same for every `code`.")
+    status = serializers.IntegerField(help_text="The HTTP status code of this answer.")
+    detail = serializers.CharField(help_text="What went wrong this time, for a person to read.")
     code = serializers.CharField(help_text="What went wrong, for a program to test.")
 
 
@@ -27,9 +43,113 @@ class ValidationErrorSerializer(ErrorSerializer):
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
+_ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 304],
+    description='The version of the resource, a strong entity tag (`"3"`).',
+)
+# Conditional requests (RFC 9110 section 13) on one resource; see `common.conditional`.
+CONDITIONAL_READ = [
+    OpenApiParameter(
+        "If-None-Match",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        description="ETags the client holds: while one is current the answer is 304 with no body.",
+    ),
+    _ETAG,
+]
+CONDITIONAL_WRITE = [
+    OpenApiParameter(
+        "If-Match",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        description=(
+            "The ETag of the version being changed: 412 and nothing written if the resource changed since. "
+            "Required (428 without it) when the server sets `REQUIRE_IF_MATCH`."
+        ),
+    ),
+    _ETAG,
+]
+
+
+_RATE_LIMIT_HEADERS = [
+    OpenApiParameter(
+        "RateLimit-Policy",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=True,
+        description=(
+            "The limits this request counts against (IETF RateLimit header fields draft): "
+            '`"<policy>";q=<requests>;w=<seconds>`, one list member per policy.'
+        ),
+    ),
+    OpenApiParameter(
+        "RateLimit",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=True,
+        description='What remains of each policy: `"<policy>";r=<remaining>;t=<seconds until the window resets>`.',
+    ),
+]
+_IDEMPOTENCY_HEADERS = [
+    OpenApiParameter(
+        "Idempotency-Key",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        pattern=r"^[\x21-\x7e]{1,255}$",
+        description=(
+            "Makes the create safe to repeat: a repeat with the same key and body (within "
+            "`IDEMPOTENCY_KEY_TTL_HOURS`) gets the first answer again and writes nothing; the same key "
+            "with another body is a 422; a repeat while the first is running is a 409."
+        ),
+    ),
+    OpenApiParameter(
+        "Idempotent-Replayed",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[201],
+        enum=["true"],
+        description="`true` when this answer is the one kept for the `Idempotency-Key`, replayed.",
+    ),
+]
+_RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429, 503],
+    description="Seconds to wait before retrying.",
+)
+
 
 class AutoSchema(openapi.AutoSchema):
-    """drf-spectacular's schema, with the error answers our views and handlers really give."""
+    """drf-spectacular's schema, with the error answers and the headers our views really give."""
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters: list[Any] = list(super().get_override_parameters())
+        if self._is_idempotent():
+            parameters += _IDEMPOTENCY_HEADERS
+        if self.view.get_throttles():
+            parameters += _RATE_LIMIT_HEADERS
+        if not self.path.startswith("/health"):
+            parameters.append(_RETRY_AFTER)
+        return parameters
+
+    def _is_idempotent(self) -> bool:
+        action = getattr(self.view, "action", None) or self.method.lower()
+        return bool(getattr(getattr(self.view, action, None), "idempotent", False))
+
+    def _get_request_body(self, direction: Any = "request") -> Any:
+        """drf-spectacular documents bodies of POST, PUT and PATCH only; a view whose DELETE
+        reads one (a password, say) sets `delete_takes_body`."""
+        if self.method == "DELETE" and getattr(self.view, "delete_takes_body", False):
+            self.method = "POST"
+            try:
+                return super()._get_request_body(direction)
+            finally:
+                self.method = "DELETE"
+        return super()._get_request_body(direction)
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
@@ -37,6 +157,10 @@ class AutoSchema(openapi.AutoSchema):
             if code not in responses:
                 responses[code] = self._get_response_for_code(serializer, code, direction=direction)
                 responses[code]["description"] = description
+        for code, response in responses.items():
+            content = response.get("content", {})
+            if code >= "400" and "application/json" in content:
+                content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
         return responses
 
     def _error_responses(self) -> list[tuple[str, type[serializers.Serializer[Any]], str]]:
@@ -45,7 +169,9 @@ class AutoSchema(openapi.AutoSchema):
         public = not permissions or all(issubclass(p, AllowAny) for p in permissions)
         errors: list[tuple[str, type[serializers.Serializer[Any]], str]] = []
         has_body = method in _BODY_METHODS and self.get_request_serializer() is not None
-        filters = method == "GET" and getattr(view, "filterset_class", None) is not None
+        filters = method == "GET" and (
+            getattr(view, "filterset_class", None) is not None or getattr(view, "cursor_ordering", None) is not None
+        )
         if has_body or filters:
             errors.append(("400", ValidationErrorSerializer, "The input is invalid; each failing field is named."))
         if not public:
@@ -54,6 +180,9 @@ class AutoSchema(openapi.AutoSchema):
             errors.append(("403", ErrorSerializer, "The caller's role does not allow this."))
         if "{" in self.path or (method == "GET" and self._is_list_view()):
             errors.append(("404", ErrorSerializer, "No such resource, or no such page."))
+        if self._is_idempotent():
+            errors.append(("409", ErrorSerializer, "A request with this `Idempotency-Key` is still running."))
+            errors.append(("422", ErrorSerializer, "This `Idempotency-Key` came with another request body."))
         if has_body:
             errors.append(("413", ErrorSerializer, "The request body is too large."))
             errors.append(("415", ErrorSerializer, "The request body's content type is not accepted."))

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import caches
 from rest_framework.throttling import BaseThrottle
 
+from common import ratelimit
 from common.cache import incr_expiring
 from common.client import client_address, rate_limit_identity
 
@@ -83,6 +84,7 @@ class Counter:
             return Window(hits=0, retry_after=0)
         key, retry_after = self._key(self.rate, time.time())
         hits = incr_expiring(caches["throttle"], key, timeout=self.rate.seconds + 1)
+        ratelimit.record(self.scope, self.rate.count, self.rate.seconds, hits=hits, reset_seconds=retry_after)
         return Window(hits=hits, retry_after=retry_after)
 
     def forget_one(self) -> None:
@@ -92,6 +94,7 @@ class Counter:
         key, _ = self._key(self.rate, time.time())
         with contextlib.suppress(ValueError):  # the window has ended: nothing to take back
             caches["throttle"].decr(key)
+            ratelimit.give_back(self.scope)
 
     def exceeded(self, window: Window) -> bool:
         return self.rate is not None and window.hits > self.rate.count

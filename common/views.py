@@ -1,28 +1,40 @@
-"""Views every part of the API shares: JSON error handlers for Django and the API catch-all."""
+"""Views every part of the API shares: JSON error handlers for Django, the API catch-all, problem types."""
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions
 
-from common.middleware import is_api_request, server_error_response
+from common.exceptions import PROBLEM_TYPES, BadRequest, ServerError, problem_response, problem_type_uri
+from common.middleware import is_api_request
 
 
 @csrf_exempt  # an unknown path is a 404 whatever the method; the CSRF check would answer 403 first
-def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    return problem_response(exceptions.NotFound())
+
+
+def problem_type(request: HttpRequest, code: str) -> HttpResponse:
+    """What a problem `type` URI names: the title of the error code and what a client should do."""
+    known = PROBLEM_TYPES.get(code)
+    if known is None:
+        raise Http404
+    return JsonResponse(
+        {"type": problem_type_uri(code), "code": code, "title": known.title, "description": known.description}
+    )
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
-        return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
+        return problem_response(BadRequest())
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
-        return JsonResponse({"detail": "Permission denied.", "code": "permission_denied"}, status=403)
+        return problem_response(exceptions.PermissionDenied())
     return defaults.permission_denied(request, exception)
 
 
@@ -34,5 +46,5 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if is_api_request(request):
-        return server_error_response()
+        return problem_response(ServerError())
     return defaults.server_error(request)

@@ -42,6 +42,11 @@ VARIABLES = (
     "TRUSTED_PROXY_COUNT",
     "PASSWORD_RESET_URL",
     "PASSWORD_RESET_TIMEOUT_SECONDS",
+    "FRONTEND_URL",
+    "SIGNUP_ENABLED",
+    "EMAIL_VERIFICATION_TIMEOUT_SECONDS",
+    "ACCOUNT_DELETION_GRACE_DAYS",
+    "REFRESH_COOKIE_SAMESITE",
     "EMAIL_URL",
     "DEFAULT_FROM_EMAIL",
     "DATABASE_POOL",
@@ -69,6 +74,8 @@ VARIABLES = (
     "CSRF_COOKIE_HTTPONLY",
     "CSRF_TRUSTED_ORIGINS",
     "CORS_ALLOWED_ORIGINS",
+    "REQUIRE_IF_MATCH",
+    "IDEMPOTENCY_KEY_TTL_HOURS",
     "TASK_BACKEND",
     "MAINTENANCE_INTERVAL_SECONDS",
     "TASK_RESULT_RETENTION_DAYS",
@@ -84,6 +91,8 @@ THROTTLE_VARIABLES = (
     "THROTTLE_LOGIN_FAILURES_PER_ADDRESS",
     "THROTTLE_REFRESH",
     "THROTTLE_PASSWORD_RESET",
+    "THROTTLE_SIGNUP",
+    "THROTTLE_VERIFICATION_RESEND",
     "THROTTLE_PASSWORD_RESET_PER_EMAIL",
     "THROTTLE_ANON",
     "THROTTLE_USER",
@@ -152,6 +161,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "common.request_context.RequestContextMiddleware",
+    "common.ratelimit.RateLimitHeadersMiddleware",
     "common.metrics.MetricsMiddleware",
     "common.middleware.NoStoreForAPIMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -361,8 +371,33 @@ SECURE_CSP = {
 # Cross-origin requests to the API from the browser origins listed (e.g. a web front end).
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = ("authorization", "content-type", "x-request-id")
-CORS_EXPOSE_HEADERS = ("retry-after", "x-request-id")
+# Request headers a browser may send, and response headers its scripts may read: every header of
+# the contract (conditional requests, idempotent creates, rate limits; see the README).
+CORS_ALLOW_HEADERS = (
+    "authorization",
+    "content-type",
+    "x-request-id",
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
+    "x-token-transport",
+)
+# The refresh cookie is sent with credentialed requests, from the origins listed only.
+CORS_ALLOW_CREDENTIALS = True
+CORS_EXPOSE_HEADERS = (
+    "retry-after",
+    "x-request-id",
+    "etag",
+    "idempotent-replayed",
+    "ratelimit",
+    "ratelimit-policy",
+)
+
+# Conditional writes: with REQUIRE_IF_MATCH on, changing or deleting a task without `If-Match`
+# answers 428, so that no client can overwrite a change it has not seen.
+REQUIRE_IF_MATCH = env.bool("REQUIRE_IF_MATCH", default=False)
+# How long the answer to a create sent with an `Idempotency-Key` is kept for replays.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 
 # Request bodies: anything larger is refused with 413 before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
@@ -415,6 +450,8 @@ THROTTLE_RATES = {
         ("login_failures_per_address", "THROTTLE_LOGIN_FAILURES_PER_ADDRESS", "50/min"),
         ("refresh", "THROTTLE_REFRESH", "60/min"),
         ("password_reset", "THROTTLE_PASSWORD_RESET", "5/hour"),
+        ("signup", "THROTTLE_SIGNUP", "10/hour"),
+        ("verification_resend", "THROTTLE_VERIFICATION_RESEND", "5/hour"),
         ("password_reset_per_email", "THROTTLE_PASSWORD_RESET_PER_EMAIL", "3/hour"),
         ("anon", "THROTTLE_ANON", "600/min"),
         ("user", "THROTTLE_USER", "3000/min"),
@@ -422,16 +459,32 @@ THROTTLE_RATES = {
 }
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+# Links in mails point at the web front end, never at whatever Host header a request carried:
+# FRONTEND_URL followed by /verify-email, /confirm-email or /reset-password, with ?uid=&token=.
+FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:3000").rstrip("/")
 # The address clients reach the API at, e.g. https://api.example.com: when set, absolute URLs in
 # answers (pagination links) are built from it, never from the request's Host header.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 
 # Password reset: the emailed link is PASSWORD_RESET_URL with {uid} and {token} filled in, for the
 # client application's page, which posts them to /api/v1/auth/password-reset/confirm.
-PASSWORD_RESET_URL = env.str(
-    "PASSWORD_RESET_URL", default="http://localhost:8001/reset-password?uid={uid}&token={token}"
-)
+PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default=FRONTEND_URL + "/reset-password?uid={uid}&token={token}")
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=60 * 60)
+
+# Self-service accounts. Sign-up on by default (off: its endpoints answer 404); a verification or
+# email-change link works once, for EMAIL_VERIFICATION_TIMEOUT seconds; a deleted account is
+# deactivated at once and erased by the maintenance job after ACCOUNT_DELETION_GRACE_DAYS.
+SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)
+EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT_SECONDS", default=3 * 24 * 60 * 60)
+ACCOUNT_DELETION_GRACE_DAYS = env.int("ACCOUNT_DELETION_GRACE_DAYS", default=30)
+
+# The refresh token as a cookie, for web front ends that ask for it (`X-Token-Transport: cookie`):
+# HttpOnly, scoped to the auth endpoints, Secure unless DEBUG (browsers treat http://localhost as
+# secure anyway).
+REFRESH_COOKIE_SAMESITE = env.str("REFRESH_COOKIE_SAMESITE", default="Strict")
+if REFRESH_COOKIE_SAMESITE not in ("Strict", "Lax", "None"):
+    raise ImproperlyConfigured("REFRESH_COOKIE_SAMESITE must be Strict, Lax or None.")
+REFRESH_COOKIE_SECURE = not DEBUG
 
 # Email: printed to the console unless EMAIL_URL names an SMTP server
 # (smtp+tls://user:password@host:587, smtp+ssl://...:465).
@@ -444,9 +497,14 @@ _SMTP_OPTIONS = {
     "use_tls": _EMAIL.get("EMAIL_USE_TLS"),
     "use_ssl": _EMAIL.get("EMAIL_USE_SSL"),
 }
+# With DEBUG on and no SMTP server, mail is printed readably (links copyable), see common/mail.py;
+# with DEBUG off the console stays Django's own, which `check --deploy` refuses.
+_CONSOLE_BACKENDS = {"django.core.mail.backends.console.EmailBackend": "common.mail.ReadableConsoleBackend"}
 MAILERS = {
     "default": {
-        "BACKEND": _EMAIL["EMAIL_BACKEND"],
+        "BACKEND": _CONSOLE_BACKENDS.get(_EMAIL["EMAIL_BACKEND"], _EMAIL["EMAIL_BACKEND"])
+        if DEBUG
+        else _EMAIL["EMAIL_BACKEND"],
         "OPTIONS": (
             {key: value for key, value in _SMTP_OPTIONS.items() if value not in (None, "")} | {"timeout": 10}
             if _EMAIL["EMAIL_BACKEND"].endswith("smtp.EmailBackend")

@@ -8,7 +8,7 @@ from common import health
 from common.docs import CachedSchemaView
 from common.metrics import metrics_view
 from common.routers import slash_optional
-from common.views import api_not_found
+from common.views import api_not_found, problem_type
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -26,6 +26,8 @@ urlpatterns = [
     slash_optional(
         "api/redoc", SpectacularRedocView.as_view(url_name="schema", template_name="docs/redoc.html"), name="redoc"
     ),
+    # What each error's problem `type` means (see common.exceptions).
+    path("api/problems/<slug:code>", problem_type, name="problem-type"),
     # Anything else under /api/ is a JSON 404, whatever DEBUG says.
     re_path(r"^api/", api_not_found),
     slash_optional("health/live", health.LiveView.as_view(), name="health-live"),

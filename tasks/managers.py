@@ -18,5 +18,9 @@ class TaskQuerySet(models.QuerySet["Task"]):
             return self.all()
         return self.filter(owner_id=user.pk)
 
+    def owned_by(self, user: User) -> TaskQuerySet:
+        """The user's own tasks, whatever their role."""
+        return self.filter(owner_id=user.pk)
+
 
 TaskManager = models.Manager.from_queryset(TaskQuerySet)

@@ -1,7 +1,8 @@
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 
 from tasks.choices import Priority, TaskStatus
 from tasks.managers import TaskManager
@@ -23,6 +24,9 @@ class Task(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by every write: the task's ETag is made from it (see `tasks.services`). A database
+    # default as well, so that rows copied in by `seed_tasks` get one.
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
 
     objects: ClassVar[TaskManager] = TaskManager()
 
@@ -39,3 +43,14 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Every update of a saved task bumps its version in the database (`version = version + 1`).
+
+        The new number comes back in the same UPDATE (RETURNING), so the instance knows its ETag.
+        """
+        if not self._state.adding:
+            self.version = F("version") + 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
+        super().save(*args, **kwargs)

@@ -5,6 +5,7 @@ import datetime
 from django.utils import timezone
 
 from accounts.models import User
+from common.exceptions import PreconditionFailed
 from tasks.models import Priority, Task, TaskStatus
 
 
@@ -34,8 +35,13 @@ def task_update(
     status: TaskStatus | None = None,
     priority: Priority | None = None,
     due_date: datetime.date | object | None = _UNSET,
+    if_version: int | None = None,
 ) -> Task:
-    """Change a task; `None` leaves a field as it is (for `due_date`, `None` clears it)."""
+    """Change a task; `None` leaves a field as it is (for `due_date`, `None` clears it).
+
+    With `if_version`, the change is written only if the task is still at that version (in the
+    same UPDATE that writes it); otherwise nothing is written and `PreconditionFailed` is raised.
+    """
     previous_status = task.status
     changes = {"title": title, "description": description, "status": status, "priority": priority}
     for field, value in changes.items():
@@ -44,8 +50,27 @@ def task_update(
     if due_date is not _UNSET:
         task.due_date = due_date  # type: ignore[assignment]
     stamp_completion(task, previous_status=previous_status)
-    task.save()
+    if if_version is None:
+        task.save()
+        return task
+    task.updated_at = timezone.now()
+    columns = {
+        field.attname: getattr(task, field.attname)
+        for field in Task._meta.concrete_fields
+        if not field.primary_key and field.attname not in ("version", "created_at")
+    }
+    if not Task.objects.filter(pk=task.pk, version=if_version).update(**columns, version=if_version + 1):
+        raise PreconditionFailed()
+    task.version = if_version + 1
     return task
+
+
+def task_delete(*, task: Task, if_version: int | None = None) -> None:
+    """Delete a task; with `if_version`, only if it is still at that version (one DELETE decides)."""
+    if if_version is None:
+        task.delete()
+    elif not Task.objects.filter(pk=task.pk, version=if_version).delete()[0]:
+        raise PreconditionFailed()
 
 
 def stamp_completion(task: Task, *, previous_status: str | None) -> None:

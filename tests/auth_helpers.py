@@ -8,6 +8,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests.factories import DEFAULT_PASSWORD
+from tests.problem_helpers import assert_problem
 
 LOGIN_URL = "/api/v1/auth/login"
 REFRESH_URL = "/api/v1/auth/refresh"
@@ -66,12 +67,7 @@ def assert_token_pair(response: Any) -> dict[str, Any]:
 
 
 def assert_unauthorized(response: Any) -> None:
-    assert response.status_code == 401, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    assert body["code"]
+    assert_problem(response, 401)
 
 
 def logout(client: APIClient, token: str) -> Any:

@@ -1,6 +1,7 @@
 from typing import Any
 
 import factory
+from django.utils import timezone
 
 from accounts.models import Role, User
 from tasks.models import Task
@@ -15,6 +16,7 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     full_name = factory.Faker("name")
     role = Role.USER
+    email_verified_at = factory.LazyFunction(timezone.now)
 
     @classmethod
     def _create(cls, model_class: type[User], *args: Any, **kwargs: Any) -> User:

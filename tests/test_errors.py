@@ -11,20 +11,17 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from common.exceptions import PROBLEM_TYPES
 from common.middleware import JSONErrorsForAPIMiddleware
 from tasks.models import Task
 from tests.factories import TaskFactory
+from tests.problem_helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
 
 
 def assert_json_error(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    return body
+    return assert_problem(response, status)
 
 
 @pytest.mark.parametrize(
@@ -204,3 +201,30 @@ def test_unknown_paths_are_json_404_for_every_method_even_with_csrf_checks(metho
     client = Client(enforce_csrf_checks=True)
     response = getattr(client, method)("/api/v1/tasks/abc/")
     assert_json_error(response, 404)
+
+
+def test_errors_are_problem_details_whose_type_describes_the_code(api_client: APIClient) -> None:
+    body = assert_json_error(api_client.get("/api/v1/tasks/"), 401)
+    assert body["title"] == "Authentication required"
+    described = api_client.get(body["type"])
+    assert described.status_code == 200
+    assert described.json()["code"] == body["code"] == "not_authenticated"
+    assert described.json()["title"] == body["title"]
+
+
+def test_every_problem_type_is_described_and_unknown_ones_are_404(api_client: APIClient) -> None:
+    for code, problem in PROBLEM_TYPES.items():
+        described = api_client.get(f"/api/problems/{code}").json()
+        assert described == {
+            "type": f"/api/problems/{code}",
+            "code": code,
+            "title": problem.title,
+            "description": problem.description,
+        }
+    assert_json_error(api_client.get("/api/problems/no_such_code"), 404)
+
+
+def test_validation_problems_keep_each_failing_field(user_client: APIClient) -> None:
+    body = assert_json_error(user_client.post("/api/v1/tasks/", {"title": ""}), 400)
+    assert body["title"] == "Invalid input"
+    assert set(body["errors"]) == {"title"}

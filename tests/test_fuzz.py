@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import schemathesis
@@ -43,6 +44,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from accounts import links
 from accounts.models import Role, User
 from accounts.tokens import issue_token_pair
 from tasks.models import Task
@@ -150,9 +152,18 @@ def _make_world(role: Role) -> World:
     )
 
 
-def _real_body_fields(path: str, world: World) -> dict[str, Any]:
+def _real_body_fields(method: str, path: str, world: World) -> dict[str, Any]:
     """Body fields that make a request to `path` get past the credential and password checks."""
     caller = world.caller
+    if path == "/api/v1/auth/verify-email/":
+        newcomer = UserFactory.create(email_verified_at=None)
+        return _link_fields(links.verification_link(newcomer))
+    if path == "/api/v1/auth/email-change/confirm/":
+        return _link_fields(links.email_change_link(caller, f"changed-{caller.pk}@example.com"))
+    if path == "/api/v1/users/me/" and method.upper() == "DELETE":
+        if caller.is_admin:
+            AdminFactory.create()  # the last active admin may not delete itself
+        return {"password": DEFAULT_PASSWORD}
     if path == "/api/v1/auth/login/":
         # `username` and `email` are both optional in the schema, but one of them is needed.
         return {"username": caller.email, "password": DEFAULT_PASSWORD}
@@ -171,6 +182,11 @@ def _real_body_fields(path: str, world: World) -> dict[str, Any]:
     if path == "/api/v1/users/":
         return {"password": STRONG_PASSWORD}
     return {}
+
+
+def _link_fields(link: str) -> dict[str, str]:
+    query = parse_qs(urlsplit(link).query)
+    return {"uid": query["uid"][0], "token": query["token"][0]}
 
 
 def _steer(case: Case, world: World, data: st.DataObject, mode: GenerationMode) -> None:
@@ -192,7 +208,7 @@ def _steer(case: Case, world: World, data: st.DataObject, mode: GenerationMode) 
     prefer_real = st.sampled_from([True, True, False])
     if positive and case.query and "page" in case.query and data.draw(prefer_real, label="first page"):
         del case.query["page"]  # a random page number is nearly always past the last page: 404
-    real = _real_body_fields(case.operation.path, world)
+    real = _real_body_fields(case.operation.method, case.operation.path, world)
     body = case.body
     if real and positive and isinstance(body, dict) and data.draw(prefer_real, label="real credentials"):
         body.update(real)

@@ -111,17 +111,17 @@ def test_a_welcome_mail_is_sent_once_however_often_its_job_runs() -> None:
 
 def test_a_welcome_mail_that_failed_is_sent_by_the_next_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
     user = UserFactory.create()
-    real_send = jobs.send_mail
+    real_send = jobs.deliver
 
-    def broken(**kwargs: Any) -> None:
+    def broken(message: Any) -> None:
         raise ConnectionRefusedError("mail server down")
 
-    monkeypatch.setattr(jobs, "send_mail", broken)
+    monkeypatch.setattr(jobs, "deliver", broken)
     with pytest.raises(ConnectionRefusedError):
         jobs.send_welcome_email.call(user_id=user.pk)
     assert User.objects.get(pk=user.pk).welcome_email_sent_at is None
 
-    monkeypatch.setattr(jobs, "send_mail", real_send)
+    monkeypatch.setattr(jobs, "deliver", real_send)
     jobs.send_welcome_email.call(user_id=user.pk, attempt=2)
     assert [message.to for message in mail.outbox] == [[user.email]]
 

@@ -71,7 +71,7 @@ def test_a_mail_that_cannot_be_sent_fails_the_job_not_the_request(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise ConnectionRefusedError("mail server down")
 
-    monkeypatch.setattr(jobs, "send_mail", broken)
+    monkeypatch.setattr(jobs, "deliver", broken)
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             "/api/v1/users/", {"email": "new@example.com", "password": "a-welcome-passphrase-1"}, format="json"
@@ -88,7 +88,7 @@ def test_a_failed_mail_is_recorded_and_retried_later(settings: Settings, monkeyp
     def broken(*args: Any, **kwargs: Any) -> None:
         raise ConnectionRefusedError("mail server down")
 
-    monkeypatch.setattr(jobs, "send_mail", broken)
+    monkeypatch.setattr(jobs, "deliver", broken)
     first = jobs.send_welcome_email.enqueue(user_id=user.pk)
     call_command("db_worker", "--batch", "--no-startup-delay", "--max-tasks", "1", stdout=StringIO(), stderr=StringIO())
 
@@ -105,7 +105,7 @@ def test_a_failed_mail_is_recorded_and_retried_later(settings: Settings, monkeyp
 def test_mails_are_attempted_three_times_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
     user = UserFactory.create()
     queued: list[dict[str, Any]] = []
-    monkeypatch.setattr(jobs, "send_mail", lambda **kwargs: (_ for _ in ()).throw(OSError("down")))
+    monkeypatch.setattr(jobs, "deliver", lambda message: (_ for _ in ()).throw(OSError("down")))
     monkeypatch.setattr(type(jobs.send_welcome_email), "using", lambda self, **kwargs: _Recorder(queued), raising=True)
     result = jobs.send_welcome_email.enqueue(user_id=user.pk, attempt=3)
     assert result.status == "FAILED"
@@ -153,7 +153,7 @@ def test_maintenance_prunes_expired_tokens_and_old_job_results(settings: Setting
 def test_maintenance_runs_on_the_immediate_backend_too() -> None:
     result = maintenance.enqueue()
     assert result.status == "SUCCESSFUL"
-    assert set(result.return_value) == {"tokens"}
+    assert set(result.return_value) == {"tokens", "accounts", "idempotency_keys"}
 
 
 def test_schedule_maintenance_once_queues_one_job(settings: Settings) -> None:

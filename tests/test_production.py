@@ -122,6 +122,25 @@ def test_cors_allows_only_the_configured_origins(settings: Settings) -> None:
     assert "Access-Control-Allow-Origin" not in other
 
 
+@pytest.mark.django_db
+def test_cors_lets_browser_clients_use_the_contract_headers(settings: Settings) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    preflight = Client().options(
+        "/api/v1/tasks/1/",
+        HTTP_ORIGIN="https://app.example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="PATCH",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type, if-match, idempotency-key",
+    )
+    allowed = {name.strip() for name in preflight["Access-Control-Allow-Headers"].split(",")}
+    assert {"if-match", "if-none-match", "idempotency-key"} <= allowed
+    answer = Client().post(
+        "/api/v1/auth/login", {}, content_type="application/json", HTTP_ORIGIN="https://app.example.com"
+    )
+    exposed = {name.strip() for name in answer["Access-Control-Expose-Headers"].split(",")}
+    assert {"etag", "ratelimit", "ratelimit-policy", "retry-after", "idempotent-replayed"} <= exposed
+    assert "RateLimit" in answer
+
+
 def test_admin_session_cookies_are_secure_and_http_only_in_production() -> None:
     env = production_env()
     code = (

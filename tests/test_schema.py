@@ -8,6 +8,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -70,6 +71,15 @@ def test_every_operation_documents_its_errors(schema: dict[str, Any]) -> None:
             assert "401" in codes, (path, method)
 
 
+def test_every_error_is_documented_as_a_problem_detail(schema: dict[str, Any]) -> None:
+    for path, method, op in operations(schema):
+        for code, response in op["responses"].items():
+            if code >= "400" and not path.startswith("/health"):
+                assert set(response["content"]) == {"application/problem+json"}, (path, method, code)
+    problem = schema["components"]["schemas"]["Error"]
+    assert {"type", "title", "status", "detail", "code"} <= set(problem["required"])
+
+
 def test_login_documents_the_form_and_json_bodies_it_accepts(schema: dict[str, Any]) -> None:
     login = next(op for path, method, op in operations(schema) if path.rstrip("/") == "/api/v1/auth/login")
     content = login["requestBody"]["content"]
@@ -104,3 +114,25 @@ def test_docs_pages_load_their_assets_from_the_app_only(path: str) -> None:
     for url in urls:
         if url.startswith("/static/"):
             assert Client().get(url).status_code == 200, url
+
+
+def test_every_documented_header_crosses_origins(schema: dict[str, Any], settings: Settings) -> None:
+    """A browser client may send each request header of the schema and read each response header."""
+    sent, answered = set(), set()
+    for _, _, op in operations(schema):
+        sent |= {param["name"].lower() for param in op.get("parameters", []) if param["in"] == "header"}
+        for response in op["responses"].values():
+            answered |= {name.lower() for name in response.get("headers", {})}
+    assert {"if-match", "if-none-match", "idempotency-key"} <= sent
+    assert {"etag", "ratelimit", "ratelimit-policy", "retry-after", "idempotent-replayed"} <= answered
+    assert sent <= set(settings.CORS_ALLOW_HEADERS)
+    assert answered <= set(settings.CORS_EXPOSE_HEADERS)
+
+
+def test_every_create_takes_an_idempotency_key(schema: dict[str, Any]) -> None:
+    creates = [(path, op) for path, method, op in operations(schema) if method == "post" and "201" in op["responses"]]
+    assert {path for path, _ in creates} >= {"/api/v1/tasks/", "/api/v1/users/"}
+    for path, op in creates:
+        headers = {param["name"] for param in op.get("parameters", []) if param["in"] == "header"}
+        assert "Idempotency-Key" in headers, path
+        assert {"409", "422"} <= set(op["responses"]), path

@@ -692,3 +692,16 @@ def test_pruning_removes_expired_tokens_and_sessions_only(api_client: APIClient,
     assert OutstandingToken.objects.count() == 1
     assert RefreshTokenFamily.objects.get().pk == claims_of(live["refresh_token"])["fam"]
     assert_token_pair(refresh(api_client, live["refresh_token"]))
+
+
+def test_the_reset_mail_is_rendered_as_text_and_html_with_the_configured_link(
+    api_client: APIClient, user: User, request_reset: Callable[[APIClient, str], Any], settings: Settings
+) -> None:
+    settings.PASSWORD_RESET_URL = "https://app.example.com/account/reset?uid={uid}&token={token}"
+    request_reset(api_client, user.email)
+    [message] = mail.outbox
+    assert message.subject == "Reset your password"
+    assert "https://app.example.com/account/reset?uid=" in str(message.body)
+    html, mimetype = message.alternatives[0]  # type: ignore[attr-defined]
+    assert mimetype == "text/html"
+    assert "https://app.example.com/account/reset?uid=" in html

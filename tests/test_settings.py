@@ -111,6 +111,25 @@ def test_every_variable_read_is_documented_in_env_example() -> None:
     assert set(ast.literal_eval(result.stdout)) <= documented
 
 
+def test_mailed_links_follow_frontend_url_unless_password_reset_url_is_set() -> None:
+    expression = "(s.FRONTEND_URL, s.PASSWORD_RESET_URL)"
+    derived = load_settings({"DEBUG": "true", "FRONTEND_URL": "https://app.example.com/"}, expression)
+    assert ast.literal_eval(derived.stdout) == (
+        "https://app.example.com",
+        "https://app.example.com/reset-password?uid={uid}&token={token}",
+    )
+    explicit = load_settings(
+        {"DEBUG": "true", "PASSWORD_RESET_URL": "https://old.example.com/reset/{uid}/{token}"}, expression
+    )
+    assert ast.literal_eval(explicit.stdout) == ("http://localhost:3000", "https://old.example.com/reset/{uid}/{token}")
+
+
+def test_a_bad_refresh_cookie_samesite_is_refused() -> None:
+    result = load_settings({"DEBUG": "true", "REFRESH_COOKIE_SAMESITE": "sometimes"})
+    assert result.returncode != 0
+    assert "REFRESH_COOKIE_SAMESITE must be Strict, Lax or None" in result.stderr
+
+
 # No public signing key ------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from tasks.models import Priority, Task, TaskStatus
 from tests.factories import TaskFactory, UserFactory
+from tests.problem_helpers import assert_problem
 
 if TYPE_CHECKING:
     from rest_framework.response import _MonkeyPatchedResponse as Response
@@ -27,12 +28,7 @@ def detail(task_id: int, *, slash: bool = True) -> str:
 
 def json_error(response: Response, status: int) -> dict[str, Any]:
     """The response is a JSON error with `status` and a non-empty `detail`; its body is returned."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    return body
+    return assert_problem(response, status)
 
 
 def validation_errors(response: Response) -> dict[str, list[str]]:

@@ -10,6 +10,7 @@ from accounts.models import Role, User
 from accounts.tokens import issue_token_pair
 from tasks.models import Task
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, TaskFactory, UserFactory
+from tests.problem_helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ ME_URL = "/api/v1/users/me"
 PASSWORD_URL = "/api/v1/users/me/password"
 USERS_URL = "/api/v1/users/"
 LOGIN_URL = "/api/v1/auth/login"
-USER_FIELDS = {"id", "email", "full_name", "role", "is_active", "date_joined", "last_login"}
+USER_FIELDS = {"id", "email", "full_name", "role", "is_active", "email_verified_at", "date_joined", "last_login"}
 NEW_PASSWORD = "a-brand-new-passphrase-42"
 
 
@@ -39,14 +40,7 @@ def assert_invalid(response: Any, field: str) -> dict[str, Any]:
 
 
 def assert_error(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    assert isinstance(body.get("code"), str), f"error body without a code: {body}"
-    assert body["code"]
-    return body
+    return assert_problem(response, status)
 
 
 def snapshot(user: User) -> dict[str, Any]:

@@ -8,9 +8,12 @@ from accounts.views.auth import (
     SessionDetailView,
     SessionListView,
 )
+from accounts.views.signup import EmailChangeConfirmView, EmailVerificationView, SignupView, VerificationResendView
 from accounts.views.users import MePasswordView, MeView, UserViewSet
 
 __all__ = [
+    "EmailChangeConfirmView",
+    "EmailVerificationView",
     "LoginView",
     "LogoutAllView",
     "LogoutView",
@@ -21,5 +24,7 @@ __all__ = [
     "RefreshView",
     "SessionDetailView",
     "SessionListView",
+    "SignupView",
     "UserViewSet",
+    "VerificationResendView",
 ]

@@ -25,22 +25,31 @@ from accounts.serializers import (
     SessionSerializer,
     TokenPairSerializer,
 )
+from accounts.views import transport
 from accounts.views.base import AccountsAPIView
 from common.client import client_of
-from common.openapi import ErrorSerializer
+from common.openapi import ErrorSerializer, MessageSerializer
 from common.parsers import StrictJSONParser
 from common.throttling import AddressRateThrottle
 
 PASSWORD_RESET_ACCEPTED = "If an active account has this email, a reset link has been sent to it."
 
 _invalid_refresh = OpenApiResponse(ErrorSerializer, description=services.INVALID_REFRESH_TOKEN)
-_throttled = OpenApiResponse(ErrorSerializer, description="Too many requests; retry after `Retry-After` seconds.")
+throttled_response = OpenApiResponse(
+    ErrorSerializer, description="Too many requests; retry after `Retry-After` seconds."
+)
+_cookie_origin = OpenApiResponse(
+    ErrorSerializer,
+    description="`X-Token-Transport: cookie` from an origin neither the API's nor allowed (`origin_not_allowed`).",
+)
 
 
 class TokenEndpoint(AccountsAPIView):
-    """Base for endpoints that take credentials or a refresh token in the body, not a bearer token.
+    """Base for endpoints that take credentials or a refresh token, not a bearer token.
 
-    They ignore any `Authorization` header, and their 401s still carry `WWW-Authenticate`.
+    They ignore any `Authorization` header, and their 401s still carry `WWW-Authenticate`. The
+    refresh token travels in the body, or as a cookie with `X-Token-Transport: cookie` (see
+    `accounts.views.transport`).
     """
 
     authentication_classes = ()
@@ -49,12 +58,22 @@ class TokenEndpoint(AccountsAPIView):
     def get_authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
 
-    @staticmethod
-    def token_response(pair: tokens.TokenPair) -> Response:
-        return Response(TokenPairSerializer(pair).data)
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # Before any work: a refused origin must not even log in or end a session.
+        if transport.wants_cookie(request):
+            transport.check_cookie_origin(request)
 
     @staticmethod
-    def raw_refresh_token(data: Any) -> str:
+    def token_response(request: Request, pair: tokens.TokenPair) -> Response:
+        return transport.token_pair_response(request, TokenPairSerializer(pair).data)
+
+    @staticmethod
+    def raw_refresh_token(request: Request) -> str:
+        """The refresh token of the body or, when the body has none, of the cookie in cookie mode."""
+        data = request.data
+        if transport.wants_cookie(request) and not (isinstance(data, dict) and "refresh_token" in data):
+            return transport.cookie_refresh_token(request)
         serializer = RefreshTokenSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         return str(serializer.validated_data["refresh_token"])
@@ -78,13 +97,18 @@ class LoginView(TokenEndpoint):
         responses={
             200: TokenPairSerializer,
             401: OpenApiResponse(ErrorSerializer, description=services.INVALID_CREDENTIALS),
-            429: _throttled,
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="The password is right but the email is not verified yet (`email_not_verified`); "
+                "or a cookie-mode login from an origin that is not allowed (`origin_not_allowed`).",
+            ),
+            429: throttled_response,
         },
     )
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return self.token_response(services.auth_login(**serializer.validated_data, client=client_of(request)))
+        return self.token_response(request, services.auth_login(**serializer.validated_data, client=client_of(request)))
 
 
 class RefreshView(TokenEndpoint):
@@ -99,11 +123,17 @@ class RefreshView(TokenEndpoint):
         tags=["auth"],
         summary="Trade a refresh token for a new token pair",
         request=RefreshTokenSerializer,
-        responses={200: TokenPairSerializer, 401: _invalid_refresh, 429: _throttled},
+        responses={200: TokenPairSerializer, 401: _invalid_refresh, 403: _cookie_origin, 429: throttled_response},
     )
     def post(self, request: Request) -> Response:
-        pair = services.auth_refresh(refresh_token=self.raw_refresh_token(request.data), client=client_of(request))
-        return self.token_response(pair)
+        pair = services.auth_refresh(refresh_token=self.raw_refresh_token(request), client=client_of(request))
+        return self.token_response(request, pair)
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        # A refused cookie is of no further use: the browser drops it.
+        if response.status_code == status.HTTP_401_UNAUTHORIZED and transport.wants_cookie(request):
+            transport.clear_refresh_cookie(response)
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class LogoutView(TokenEndpoint):
@@ -116,11 +146,14 @@ class LogoutView(TokenEndpoint):
         tags=["auth"],
         summary="End the session of a refresh token",
         request=RefreshTokenSerializer,
-        responses={204: None, 401: _invalid_refresh},
+        responses={204: None, 401: _invalid_refresh, 403: _cookie_origin},
     )
     def post(self, request: Request) -> Response:
-        services.auth_logout(refresh_token=self.raw_refresh_token(request.data))
+        services.auth_logout(refresh_token=self.raw_refresh_token(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        return super().finalize_response(request, transport.clear_refresh_cookie(response), *args, **kwargs)
 
 
 class LogoutAllView(AccountsAPIView):
@@ -131,7 +164,7 @@ class LogoutAllView(AccountsAPIView):
     @extend_schema(tags=["auth"], summary="End every session of the caller", request=None, responses={204: None})
     def post(self, request: Request) -> Response:
         services.auth_logout_all(user=request.user)  # type: ignore[arg-type]
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return transport.clear_refresh_cookie(Response(status=status.HTTP_204_NO_CONTENT))
 
 
 class CallerSessionsMixin:
@@ -181,7 +214,10 @@ class PasswordResetView(TokenEndpoint):
         tags=["auth"],
         summary="Email a password-reset link",
         request=PasswordResetRequestSerializer,
-        responses={202: OpenApiResponse(ErrorSerializer, description=PASSWORD_RESET_ACCEPTED), 429: _throttled},
+        responses={
+            202: OpenApiResponse(MessageSerializer, description=PASSWORD_RESET_ACCEPTED),
+            429: throttled_response,
+        },
     )
     def post(self, request: Request) -> Response:
         serializer = PasswordResetRequestSerializer(data=request.data)

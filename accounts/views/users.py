@@ -8,13 +8,13 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts import services
 from accounts.filters import UserFilter
 from accounts.models import User
 from accounts.permissions import IsAdminRole
 from accounts.serializers import (
+    AccountDeleteSerializer,
     PasswordChangeSerializer,
     ProfileUpdateSerializer,
     UserCreateSerializer,
@@ -24,15 +24,17 @@ from accounts.serializers import (
 from accounts.views.base import AccountsAPIView
 from common.client import client_of
 from common.filters import QueryParamFilterBackend, StableOrderingFilter
+from common.idempotency import idempotent
 from common.openapi import ErrorSerializer, ValidationErrorSerializer
 
 LAST_ADMIN = "The last active admin cannot be deactivated."
 
 
-class MeView(APIView):
+class MeView(AccountsAPIView):
     """The caller's own account."""
 
     permission_classes = (IsAuthenticated,)
+    delete_takes_body = True  # the password, to delete the account (see common.openapi)
 
     @extend_schema(tags=["users"], summary="The caller's account", responses={200: UserSerializer})
     def get(self, request: Request) -> Response:
@@ -40,15 +42,37 @@ class MeView(APIView):
 
     @extend_schema(
         tags=["users"],
-        summary="Change the caller's own name",
+        summary="Change the caller's name, or ask to change their email (a link is mailed to the new address)",
         request=ProfileUpdateSerializer,
         responses={200: UserSerializer},
     )
     def patch(self, request: Request) -> Response:
         serializer = ProfileUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        user = services.user_update(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        user = services.user_update_profile(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
         return Response(UserSerializer(user).data)
+
+    @extend_schema(
+        tags=["users"],
+        summary="Delete the caller's account: deactivated now, erased after the grace period",
+        request=AccountDeleteSerializer,
+        responses={
+            204: None,
+            400: OpenApiResponse(ValidationErrorSerializer, description="Wrong password, or the last active admin."),
+            429: OpenApiResponse(
+                ErrorSerializer, description="Too many wrong passwords; retry after `Retry-After` seconds."
+            ),
+        },
+    )
+    def delete(self, request: Request) -> Response:
+        serializer = AccountDeleteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_delete_self(
+            user=request.user,  # type: ignore[arg-type]
+            client=client_of(request),
+            **serializer.validated_data,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MePasswordView(AccountsAPIView):
@@ -113,10 +137,13 @@ class UserViewSet(
     filterset_class = UserFilter
     ordering_fields = ("id", "email", "full_name", "role", "date_joined", "last_login")
     ordering = ("id",)
+    # `?cursor=` pages in the same order as `?page=`: the id is unique and indexed.
+    cursor_ordering = ("id",)
 
     def get_queryset(self) -> QuerySet[User]:
         return User.objects.all()
 
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = UserCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
