@@ -37,7 +37,8 @@ import redis
 USER_SQL = (
     'SELECT "accounts_user"."id", "accounts_user"."password", "accounts_user"."last_login", "accounts_user"."email", '
     '"accounts_user"."full_name", "accounts_user"."role", "accounts_user"."is_active", '
-    '"accounts_user"."date_joined", "accounts_user"."token_version", EXISTS(SELECT 1 AS "a" FROM '
+    '"accounts_user"."date_joined", "accounts_user"."token_version", "accounts_user"."email_verified_at", '
+    '"accounts_user"."deletion_requested_at", "accounts_user"."welcome_email_sent_at", EXISTS(SELECT 1 AS "a" FROM '
     '"accounts_refreshtokenfamily" "U0" WHERE ("U0"."expires_at" > %s AND "U0"."revoked_at" IS NULL AND '
     '"U0"."id" = %s AND "U0"."user_id" = ("accounts_user"."id")) LIMIT 1) AS "session_live" FROM "accounts_user" '
     'WHERE "accounts_user"."id" = %s ORDER BY "accounts_user"."id" ASC LIMIT 1'
@@ -46,12 +47,14 @@ COUNT_SQL = 'SELECT COUNT(*) AS "__count" FROM "tasks_task" WHERE "tasks_task"."
 PAGE_SQL = (
     'SELECT "tasks_task"."id", "tasks_task"."title", "tasks_task"."description", "tasks_task"."status", '
     '"tasks_task"."priority", "tasks_task"."due_date", "tasks_task"."owner_id", "tasks_task"."created_at", '
-    '"tasks_task"."updated_at", "tasks_task"."completed_at" FROM "tasks_task" WHERE "tasks_task"."owner_id" = %s '
+    '"tasks_task"."updated_at", "tasks_task"."completed_at", "tasks_task"."version" FROM "tasks_task" '
+    'WHERE "tasks_task"."owner_id" = %s '
     'ORDER BY "tasks_task"."created_at" DESC, "tasks_task"."id" DESC LIMIT %s'
 )
 INSERT_SQL = (
     'INSERT INTO "tasks_task" ("title", "description", "status", "priority", "due_date", "owner_id", "created_at", '
-    '"updated_at", "completed_at") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING "tasks_task"."id"'
+    '"updated_at", "completed_at", "version") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) '
+    'RETURNING "tasks_task"."id", "tasks_task"."version"'
 )
 TASK_FIELDS = ("id", "title", "description", "status", "priority", "due_date", "owner")
 PRIORITIES = {"low": 1, "medium": 2, "high": 3}
@@ -104,7 +107,7 @@ def authenticate(environ: dict[str, Any]) -> tuple[Any, ...]:
         count_request(user_id)
     now = dt.datetime.now(dt.UTC)
     user = connection().execute(USER_SQL, (now, claims["sid"], user_id)).fetchone()
-    if user is None or not user[9] or not user[6] or claims.get("ver") != user[8]:
+    if user is None or not user[12] or not user[6] or claims.get("ver") != user[8]:
         raise HTTPError("401 Unauthorized", "token_not_valid")
     return user
 
@@ -127,8 +130,9 @@ def task_json(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def me(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, Any]:
-    keys = ("id", "email", "full_name", "role", "is_active", "date_joined", "last_login")
-    return "200 OK", dict(zip(keys, (user[0], user[3], user[4], user[5], user[6], user[7], user[2]), strict=True))
+    keys = ("id", "email", "full_name", "role", "is_active", "email_verified_at", "date_joined", "last_login")
+    values = (user[0], user[3], user[4], user[5], user[6], user[9], user[7], user[2])
+    return "200 OK", dict(zip(keys, values, strict=True))
 
 
 def task_list(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, Any]:
@@ -170,7 +174,7 @@ def task_create(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, An
         raise HTTPError("400 Bad Request", "invalid") from exc
     now = dt.datetime.now(dt.UTC)
     values = (title, description, status, priority, due_date, user[0], now, now, now if status == "done" else None)
-    row = connection().execute(INSERT_SQL, values).fetchone()
+    row = connection().execute(INSERT_SQL, (*values, 1)).fetchone()
     return "201 Created", task_json((row[0] if row else None, *values))
 
 
