@@ -125,7 +125,7 @@ def production_env(database_url: str, **overrides: str) -> dict[str, str]:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "false",
             "DATABASE_URL": database_url,
-            "REDIS_URL": "redis://127.0.0.1:6379/14",
+            "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
             "EMAIL_URL": "consolemail://",
             "TASK_BACKEND": "immediate",
             "WEB_CONCURRENCY": "2",
@@ -501,7 +501,9 @@ end
 local function build(item)
   local body = nil
   if body_parts then body = table.concat(body_parts, item) end
-  return wrk.format(method, table.concat(path_parts, item), headers, body)
+  local request_headers = {{}}
+  for name, parts in pairs(headers) do request_headers[name] = table.concat(parts, item) end
+  return wrk.format(method, table.concat(path_parts, item), request_headers, body)
 end
 
 function request()
@@ -561,7 +563,7 @@ def _lua_list(parts: Sequence[str]) -> str:
 class LuaRequest:
     """What a generated wrk script sends.
 
-    `{item}` in `path` or `body` is replaced, request after request, by the lines of `items_file`,
+    `{item}` in `path`, `body` or a header's value is replaced, request after request, by the lines of `items_file`,
     which the wrk threads share out between them (each line goes to one thread only). With `cycle`
     the lines are used over and over; without it each is used once, and a thread that has used all
     of its own stops (reported as `exhausted_threads`) rather than send one again.
@@ -580,7 +582,7 @@ def lua_script(spec: LuaRequest, threads: int, label: str = "") -> str:
 
     Its `done()` prints one `BENCH_RESULT {json}` line that `parse_wrk_output` reads.
     """
-    headers = "{" + ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in spec.headers.items()) + "}"
+    headers = "{" + ", ".join(f"[{lua_string(k)}] = {_lua_list(v.split(ITEM))}" for k, v in spec.headers.items()) + "}"
     return _LUA_TEMPLATE.format(
         label=label or f"{spec.method} {spec.path}",
         method=lua_string(spec.method),

@@ -3,15 +3,18 @@
 No framework: psycopg 3 and orjson, and PyJWT to verify the same HS256 access token the app
 verifies (signature, expiry with the same leeway, issuer, audience, token type). It sends exactly
 the SQL the app sends for these requests, as captured from it with libpq's trace (`bench/run.py`
-checks that they still match): the user lookup of authentication, then
+checks that they still match): the user lookup of authentication (with its session's state), then
 
 - `GET /api/v1/users/me`: nothing more;
 - `GET /api/v1/tasks/?page_size=N&page=P`: the count, then the page;
 - `POST /api/v1/tasks/` (JSON): the insert, returning the id;
 
 bound client-side like Django's (psycopg's `ClientCursor`), on one persistent connection per worker
-in autocommit mode. It does not run Django's per-request connection health check (`SELECT 1`).
-Answers carry the same JSON as the app's. Only the bench's requests are handled: a plain user's
+in autocommit mode.
+Answers carry the same JSON as the app's. With `FLOOR_REDIS_URL` set (the production-defaults
+run), each authenticated request also costs what the app's per-user rate limit must cost at
+least: one round trip to Redis, an atomic increment of the user's counter for the current minute
+(with its expiry set in the same round trip). Only the bench's requests are handled: a plain user's
 own tasks, no filters. Served by gunicorn with the project's config, like the app:
 
     gunicorn -c config/gunicorn.py --bind 127.0.0.1:8102 bench.floor:application
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,23 +32,29 @@ from urllib.parse import parse_qs
 import jwt
 import orjson
 import psycopg
+import redis
 
 USER_SQL = (
     'SELECT "accounts_user"."id", "accounts_user"."password", "accounts_user"."last_login", "accounts_user"."email", '
     '"accounts_user"."full_name", "accounts_user"."role", "accounts_user"."is_active", '
-    '"accounts_user"."date_joined", "accounts_user"."token_version" FROM "accounts_user" '
-    'WHERE "accounts_user"."id" = %s LIMIT 21'
+    '"accounts_user"."date_joined", "accounts_user"."token_version", "accounts_user"."email_verified_at", '
+    '"accounts_user"."deletion_requested_at", "accounts_user"."welcome_email_sent_at", EXISTS(SELECT 1 AS "a" FROM '
+    '"accounts_refreshtokenfamily" "U0" WHERE ("U0"."expires_at" > %s AND "U0"."revoked_at" IS NULL AND '
+    '"U0"."id" = %s AND "U0"."user_id" = ("accounts_user"."id")) LIMIT 1) AS "session_live" FROM "accounts_user" '
+    'WHERE "accounts_user"."id" = %s ORDER BY "accounts_user"."id" ASC LIMIT 1'
 )
 COUNT_SQL = 'SELECT COUNT(*) AS "__count" FROM "tasks_task" WHERE "tasks_task"."owner_id" = %s'
 PAGE_SQL = (
     'SELECT "tasks_task"."id", "tasks_task"."title", "tasks_task"."description", "tasks_task"."status", '
     '"tasks_task"."priority", "tasks_task"."due_date", "tasks_task"."owner_id", "tasks_task"."created_at", '
-    '"tasks_task"."updated_at", "tasks_task"."completed_at" FROM "tasks_task" WHERE "tasks_task"."owner_id" = %s '
+    '"tasks_task"."updated_at", "tasks_task"."completed_at", "tasks_task"."version" FROM "tasks_task" '
+    'WHERE "tasks_task"."owner_id" = %s '
     'ORDER BY "tasks_task"."created_at" DESC, "tasks_task"."id" DESC LIMIT %s'
 )
 INSERT_SQL = (
     'INSERT INTO "tasks_task" ("title", "description", "status", "priority", "due_date", "owner_id", "created_at", '
-    '"updated_at", "completed_at") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING "tasks_task"."id"'
+    '"updated_at", "completed_at", "version") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) '
+    'RETURNING "tasks_task"."id", "tasks_task"."version"'
 )
 TASK_FIELDS = ("id", "title", "description", "status", "priority", "due_date", "owner")
 PRIORITIES = {"low": 1, "medium": 2, "high": 3}
@@ -55,6 +65,9 @@ JWT_KEY = os.environ.get("JWT_SECRET_KEY", "")
 JWT_ISSUER = os.environ.get("JWT_ISSUER") or "tasks-api"
 JWT_AUDIENCE = os.environ.get("JWT_AUDIENCE") or "tasks-api"
 JWT_LEEWAY = min(int(os.environ.get("JWT_LEEWAY_SECONDS") or 2), 5)
+
+REDIS_URL = os.environ.get("FLOOR_REDIS_URL", "")
+_redis = redis.Redis.from_url(REDIS_URL) if REDIS_URL else None
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 _connection: psycopg.Connection[Any] | None = None
@@ -85,15 +98,27 @@ def authenticate(environ: dict[str, Any]) -> tuple[Any, ...]:
         claims = jwt.decode(
             header[7:], JWT_KEY, algorithms=["HS256"], audience=JWT_AUDIENCE, issuer=JWT_ISSUER, leeway=JWT_LEEWAY
         )
-        if claims.get("token_type") != "access" or "jti" not in claims:
+        if claims.get("token_type") != "access" or "jti" not in claims or "sid" not in claims:
             raise jwt.InvalidTokenError
         user_id = int(claims["user_id"])
     except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
         raise HTTPError("401 Unauthorized", "token_not_valid") from exc
-    user = connection().execute(USER_SQL, (user_id,)).fetchone()
-    if user is None or not user[6] or claims.get("ver") != user[8]:
+    if _redis is not None:
+        count_request(user_id)
+    now = dt.datetime.now(dt.UTC)
+    user = connection().execute(USER_SQL, (now, claims["sid"], user_id)).fetchone()
+    if user is None or not user[12] or not user[6] or claims.get("ver") != user[8]:
         raise HTTPError("401 Unauthorized", "token_not_valid")
     return user
+
+
+def count_request(user_id: int) -> int:
+    """One round trip: bump the user's counter of this minute, setting its expiry if it is new."""
+    key = f"floor:user:{user_id}:{int(time.time() // 60)}"
+    pipe = _redis.pipeline(transaction=False)  # type: ignore[union-attr]
+    pipe.incr(key)
+    pipe.expire(key, 61, nx=True)
+    return int(pipe.execute()[0])
 
 
 def task_json(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -105,8 +130,9 @@ def task_json(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def me(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, Any]:
-    keys = ("id", "email", "full_name", "role", "is_active", "date_joined", "last_login")
-    return "200 OK", dict(zip(keys, (user[0], user[3], user[4], user[5], user[6], user[7], user[2]), strict=True))
+    keys = ("id", "email", "full_name", "role", "is_active", "email_verified_at", "date_joined", "last_login")
+    values = (user[0], user[3], user[4], user[5], user[6], user[9], user[7], user[2])
+    return "200 OK", dict(zip(keys, values, strict=True))
 
 
 def task_list(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, Any]:
@@ -148,7 +174,7 @@ def task_create(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, An
         raise HTTPError("400 Bad Request", "invalid") from exc
     now = dt.datetime.now(dt.UTC)
     values = (title, description, status, priority, due_date, user[0], now, now, now if status == "done" else None)
-    row = connection().execute(INSERT_SQL, values).fetchone()
+    row = connection().execute(INSERT_SQL, (*values, 1)).fetchone()
     return "201 Created", task_json((row[0] if row else None, *values))
 
 

@@ -3,11 +3,13 @@
     .venv/bin/python bench/run.py [--duration 15] [--connections 32] [--threads 2] [--quick]
 
 Creates a database (`bench_<pid>`, unless DATABASE_URL is set), migrates and seeds it, serves the
-app with gunicorn and the production settings (every rate limit off), and the floor
-(`bench/floor.py`) beside it; runs each workload with wrk after a warm-up; counts the SQL each
-request sends (libpq's trace, and Django's own log, in this process through the same WSGI stack);
-prints one table; writes `bench/results/latest.json` and `docs/bench-throughput.png`. Servers and
-database are removed at the end, whatever happens. See bench/README.md.
+app with gunicorn and the production settings, and the floor (`bench/floor.py`) beside it; runs
+each workload with wrk after a warm-up; counts the SQL each request sends (libpq's trace, and
+Django's own log, in this process through the same WSGI stack). Two passes, each against its own
+floor: every rate limit off, then production defaults (every limit on at its default, counted in
+Redis; the floor then adds one Redis increment per request). Prints one table per pass; writes
+`bench/results/latest.json` and `docs/bench-throughput.png`. Servers and database are removed at
+the end, whatever happens. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import dataclasses  # noqa: E402
 import datetime as dt  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
@@ -66,6 +69,10 @@ from bench.common import (  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 CHART = ROOT / "docs" / "bench-throughput.png"
 TASKS_PER_USER = 1_000
+# The production-defaults pass spreads its requests over this many users (each with the bench
+# user's 1,000 tasks), as real traffic is: one user alone would hit the per-user limit (3000/min).
+READERS = 40
+LIMITS_ON = " (limits on)"
 SEARCH_WORD = "invoice"
 OTHER_LOAD_WARNING = 5.0  # percent of the machine's CPU used by other jobs during a run
 FLOOR_NOTE = "floor: bare WSGI (psycopg 3 + orjson), same SQL, verifies the same HS256 JWT with PyJWT"
@@ -81,7 +88,7 @@ class Workload:
     path: str
     body: str | None = None
     content_type: str | None = None
-    user: str | None = None  # "bench" or "writer": sends a fresh access token of that user
+    user: str | None = None  # "bench", "writer": a fresh access token of that user; "readers": each in turn
     items: tuple[str, ...] = ()  # reused in a cycle
     single_use: bool = False  # items are refresh tokens, issued per run and used once each
     floor: bool = False  # also run against the floor
@@ -98,6 +105,7 @@ class Seed:
     password: str
     users: dict[str, Any]  # "admin", "bench", "writer" -> accounts.models.User
     task_ids: list[int]
+    readers: list[Any] = field(default_factory=list)  # for the production-defaults pass
 
 
 @dataclass(frozen=True)
@@ -146,9 +154,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8101, help="the app's port, or the next free one (default 8101)")
     parser.add_argument("--floor-port", type=int, default=8102, help="the floor's port (default 8102)")
     parser.add_argument("--only", nargs="+", metavar="WORKLOAD", help="run only these workloads")
+    parser.add_argument(
+        "--passes",
+        nargs="+",
+        choices=("off", "on"),
+        default=["off", "on"],
+        help="the passes to run: rate limits off, on at their production defaults (default both)",
+    )
     parser.add_argument("--wait-idle", type=float, default=0.0, help="wait up to this many seconds for an idle machine")
     parser.add_argument(
-        "--max-minutes", type=float, default=9.0, help="skip workloads that would end later (default 9)"
+        "--max-minutes", type=float, default=14.0, help="skip workloads that would end later (default 14)"
     )
     parser.add_argument(
         "--results", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS.relative_to(ROOT)})"
@@ -211,7 +226,13 @@ def seed(tag: str) -> Seed:
         name: User.objects.create_user(f"{name}-{tag}@bench.example", password, role=role, full_name=name.title())
         for name, role in (("admin", Role.ADMIN), ("bench", Role.USER), ("writer", Role.USER))
     }
+    readers = [
+        User.objects.create_user(f"reader{n}-{tag}@bench.example", password, full_name=f"Reader {n}")
+        for n in range(READERS)
+    ]
     tasks = Task.objects.bulk_create(task_rows(users["bench"], TASKS_PER_USER), batch_size=1000)
+    for reader in readers:
+        Task.objects.bulk_create(task_rows(reader, TASKS_PER_USER), batch_size=1000)
     with connection.cursor() as cursor:
         # Spread creation times over weeks (newest = highest id), and stamp the done tasks.
         cursor.execute(
@@ -222,7 +243,7 @@ def seed(tag: str) -> Seed:
             [tasks[-1].pk] * 3 + [users["bench"].pk],
         )
         cursor.execute("VACUUM ANALYZE")
-    return Seed(password=password, users=users, task_ids=[task.pk for task in tasks])
+    return Seed(password=password, users=users, task_ids=[task.pk for task in tasks], readers=readers)
 
 
 def access_token(user: Any) -> str:
@@ -433,9 +454,12 @@ def load(
     workload: Workload, server: Gunicorn, seed: Seed, args: argparse.Namespace, directory: Path
 ) -> tuple[WrkResult, dict[str, float]]:
     """Warm up, then measure `workload` against `server`: the wrk result, and who used the CPU meanwhile."""
-    token = access_token(seed.users[workload.user]) if workload.user else None
-    headers = workload.headers(token)
-    items_path = items_file(directory, workload.name, workload.items) if workload.items else None
+    items = workload.items
+    if workload.user == "readers":  # a token per user, in turn; the bearer token is the item
+        headers, items = workload.headers("{item}"), tuple(access_token(user) for user in seed.readers)
+    else:
+        headers = workload.headers(access_token(seed.users[workload.user]) if workload.user else None)
+    items_path = items_file(directory, workload.name, items) if items else None
 
     def phase(
         name: str, seconds: float, warmup: WrkResult | None, warmup_cpu: dict[str, float]
@@ -580,7 +604,7 @@ def report(
             "connections": args.connections,
             "threads": args.threads,
             "gunicorn_workers": 2,
-            "rate_limits": dict.fromkeys(THROTTLE_VARIABLES, ""),
+            "rate_limits": {"limits off": dict.fromkeys(THROTTLE_VARIABLES, ""), "limits on": "production defaults"},
             "tasks_per_user": TASKS_PER_USER,
         },
         **info,
@@ -637,56 +661,85 @@ def cleanup_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def production_defaults(env: dict[str, str]) -> dict[str, str]:
+    """The same environment with every rate limit at its default (an unset variable), in Redis."""
+    return {key: value for key, value in env.items() if key not in THROTTLE_VARIABLES}
+
+
 def run_all(args: argparse.Namespace, env: dict[str, str], directory: Path, tag: str) -> None:
     """Everything between creating the database and cleaning up."""
     started = dt.datetime.now(dt.UTC)
     loads = {"start": load_average()}
-    notes = [f"Rate limits off: {', '.join(f'{name}=' for name in THROTTLE_VARIABLES)} (empty)."]
+    notes = [
+        f"Limits off: {', '.join(f'{name}=' for name in THROTTLE_VARIABLES)} (empty).",
+        f"Limits on: production defaults (those variables unset), counters in Redis ({env['REDIS_URL']}); "
+        f"requests spread over {READERS} users; the floor adds one Redis round trip (INCR + EXPIRE NX).",
+    ]
     out("Migrating and seeding...")
     configure_django(env)
     migrate()
     seed_data = seed(tag)
-    app = Gunicorn("config.wsgi", pick_port(args.port), env, directory / "app.log")
-    floor_server = Gunicorn(
-        "bench.floor:application", pick_port(args.floor_port, avoid=[app.port]), env, directory / "floor.log"
-    )
-    with app, floor_server:
-        app.wait_ready()
-        floor_server.wait_ready()
-        out(f"App on {app.url}, floor on {floor_server.url}.")
-        out(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s after a {args.warmup:g}s warm-up:")
-        rows = run_workloads(args, app, floor_server, seed_data, directory, notes)
+    rows: list[Row] = []
+    sql_counts: dict[str, tuple[SqlCount, SqlCount | None]] = {}
+    # The floor is the least work that can answer: no access log.
+    floor_env = env | {"GUNICORN_ACCESS_LOG": ""}
+    passes = [
+        ("off", env, floor_env),
+        ("on", production_defaults(env), floor_env | {"FLOOR_REDIS_URL": env["REDIS_URL"]}),
+    ]
+    for name, app_env, floor_env_pass in passes:
+        if name not in args.passes:
+            continue
+        app = Gunicorn("config.wsgi", pick_port(args.port), app_env, directory / f"app-{name}.log")
+        floor_server = Gunicorn(
+            "bench.floor:application",
+            pick_port(args.floor_port, avoid=[app.port]),
+            floor_env_pass,
+            directory / f"floor-{name}.log",
+        )
+        with app, floor_server:
+            app.wait_ready()
+            floor_server.wait_ready()
+            out(f"Rate limits {name}: app on {app.url}, floor on {floor_server.url}.")
+            out(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s after a {args.warmup:g}s warm-up:")
+            rows += run_workloads(args, app, floor_server, seed_data, directory, notes, sql_counts, name == "on")
     loads["end"] = load_average()
     notes.append(f"Run took {(dt.datetime.now(dt.UTC) - started).total_seconds():.0f}s, setup included.")
     print_and_save(rows, args, started, loads, notes, env["DATABASE_URL"])
 
 
 def run_workloads(
-    args: argparse.Namespace, app: Gunicorn, floor_server: Gunicorn, seed_data: Seed, directory: Path, notes: list[str]
+    args: argparse.Namespace,
+    app: Gunicorn,
+    floor_server: Gunicorn,
+    seed_data: Seed,
+    directory: Path,
+    notes: list[str],
+    sql_counts: dict[str, tuple[SqlCount, SqlCount | None]],
+    limits_on: bool,
 ) -> list[Row]:
-    """Each workload: its SQL counted, then its load against the app and, right after, the floor.
+    """Each workload: its SQL counted (once for both passes), then its load against the app and,
+    right after, the floor. With `limits_on`, only the workloads with a floor, each user in turn:
+    refreshes and logins have limits of their own that a benchmark would only measure refusing.
 
     Starts no workload that would end after `args.deadline`.
     """
     from django.core.wsgi import get_wsgi_application
 
-    from bench import floor
-
     app_wsgi = get_wsgi_application()
     rows: list[Row] = []
     for workload in (w for w in workloads(seed_data) if not args.only or w.name in args.only):
+        if limits_on and not workload.floor:
+            continue
         runs = 2 if workload.floor else 1
         if time.monotonic() + runs * (args.duration + args.warmup + 15) > args.deadline:
             out(f"  {workload.name}: skipped, it would end after the --max-minutes limit")
             continue
-        sql = count_sql(workload, app_wsgi, django_raw_connection, app.port, seed_data, django_log=True)
-        floor_sql = None
-        if workload.floor:  # the same Host as the app's, so that the pages' links are the same
-            floor_sql = count_sql(workload, floor.application, floor.connection, app.port, seed_data, django_log=False)
-            notes.extend(f"Floor differs: {problem}" for problem in floor_check(workload.name, sql, floor_sql))
-        for name, count in ((workload.name, sql), (f"floor {workload.name}", floor_sql)):
-            if count is not None and any(not 200 <= status < 300 for status in count.statuses):
-                notes.append(f"{name}: the SQL-count requests answered {count.statuses}")
+        if workload.name not in sql_counts:
+            sql_counts[workload.name] = workload_sql(workload, app_wsgi, app.port, seed_data, notes)
+        sql, floor_sql = sql_counts[workload.name]
+        if limits_on:
+            workload = dataclasses.replace(workload, name=workload.name + LIMITS_ON, user="readers")
         row = measure(workload, app, "app", seed_data, args, directory, sql)
         rows.append(row)
         if floor_sql is not None:
@@ -695,6 +748,23 @@ def run_workloads(
             if floor_row.wrk.requests_per_second:
                 row.floor_percent = 100 * row.wrk.requests_per_second / floor_row.wrk.requests_per_second
     return rows
+
+
+def workload_sql(
+    workload: Workload, app_wsgi: WSGI, port: int, seed_data: Seed, notes: list[str]
+) -> tuple[SqlCount, SqlCount | None]:
+    """The SQL of one request of the app and of the floor, checked against each other."""
+    from bench import floor
+
+    sql = count_sql(workload, app_wsgi, django_raw_connection, port, seed_data, django_log=True)
+    floor_sql = None
+    if workload.floor:  # the same Host as the app's, so that the pages' links are the same
+        floor_sql = count_sql(workload, floor.application, floor.connection, port, seed_data, django_log=False)
+        notes.extend(f"Floor differs: {problem}" for problem in floor_check(workload.name, sql, floor_sql))
+    for name, count in ((workload.name, sql), (f"floor {workload.name}", floor_sql)):
+        if count is not None and any(not 200 <= status < 300 for status in count.statuses):
+            notes.append(f"{name}: the SQL-count requests answered {count.statuses}")
+    return sql, floor_sql
 
 
 def print_and_save(
@@ -720,7 +790,12 @@ def print_and_save(
         "adds the connection health check's SELECT 1); CPU ms/req: gunicorn master + workers; other load: "
         "share of the machine's CPU used by anything but the server, PostgreSQL and wrk (another job: distorts)."
     )
-    out(table(rows))
+    for name, suffix in (("Rate limits off", ""), ("Production defaults (rate limits on, in Redis)", LIMITS_ON)):
+        chosen = [row for row in rows if row.workload.endswith(LIMITS_ON) == bool(suffix)]
+        if chosen:
+            out()
+            out(f"{name}:")
+            out(table(chosen))
     for note in notes + [f"{row.label.strip()}: {'; '.join(row.notes)}" for row in rows if row.notes]:
         out(f"Note: {note}")
     args.results.parent.mkdir(parents=True, exist_ok=True)

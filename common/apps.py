@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.signals import request_started
 
 
 class CommonConfig(AppConfig):
@@ -6,3 +7,8 @@ class CommonConfig(AppConfig):
 
     name = "common"
     verbose_name = "Common"
+
+    def ready(self) -> None:
+        from common.db_connections import close_dropped_connections
+
+        request_started.connect(close_dropped_connections, dispatch_uid="common.close_dropped_connections")

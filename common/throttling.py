@@ -19,6 +19,7 @@ from django.core.cache import caches
 from rest_framework.throttling import BaseThrottle
 
 from common import ratelimit
+from common.cache import incr_expiring
 from common.client import client_address, rate_limit_identity
 
 if TYPE_CHECKING:
@@ -81,14 +82,8 @@ class Counter:
         """Count one event and return the window's total, this event included."""
         if self.rate is None:
             return Window(hits=0, retry_after=0)
-        cache = caches["throttle"]
         key, retry_after = self._key(self.rate, time.time())
-        cache.add(key, 0, timeout=self.rate.seconds + 1)
-        try:
-            hits = cache.incr(key)
-        except ValueError:  # the window expired between add and incr: start the next one
-            cache.add(key, 1, timeout=self.rate.seconds + 1)
-            hits = 1
+        hits = incr_expiring(caches["throttle"], key, timeout=self.rate.seconds + 1)
         ratelimit.record(self.scope, self.rate.count, self.rate.seconds, hits=hits, reset_seconds=retry_after)
         return Window(hits=hits, retry_after=retry_after)
 

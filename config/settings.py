@@ -267,10 +267,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
         "check": ConnectionPool.check_connection,
     }
 else:
-    # Persistent connections, checked for health before each request reuses one, so a restarted
-    # database is survived without restarting the app.
+    # Persistent connections. A connection the server dropped (a restart) is replaced at the start of
+    # the next request by common.db_connections, which looks at its socket: no SELECT 1 round trip
+    # before every request, as Django's CONN_HEALTH_CHECKS would send.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Caches: Redis when REDIS_URL is set, process-local memory otherwise. Rate-limit counters live in

@@ -6,11 +6,13 @@ import sys
 import textwrap
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from django.test import Client
 from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
@@ -105,5 +107,40 @@ def test_the_admin_login_shares_the_apis_counters_across_processes(redis_url: st
     # ...so the admin site allows this one 2 more.
     assert statuses == [200, 200, 429]
     client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
+@pytest.mark.django_db
+def test_a_rate_limited_request_costs_one_round_trip_to_redis(
+    redis_url: str, settings: Settings, user_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        **settings.CACHES,
+        "throttle": {"BACKEND": "common.cache.FallbackRedisCache", "LOCATION": redis_url, "KEY_PREFIX": prefix},
+    }
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "user": "3/min"}
+    round_trips: list[str] = []
+    command, pipeline = redis.Redis.execute_command, redis.client.Pipeline.execute
+
+    def counted_command(self: redis.Redis, *args: Any, **kwargs: Any) -> Any:
+        round_trips.append(str(args[0]))
+        return command(self, *args, **kwargs)
+
+    def counted_pipeline(self: redis.client.Pipeline, *args: Any, **kwargs: Any) -> Any:
+        round_trips.append("pipeline")
+        return pipeline(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counted_command)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted_pipeline)
+    assert user_client.get("/api/v1/users/me").status_code == 200
+    assert round_trips == ["pipeline"]
+    # The counter counts, expires after its window, and the limit still refuses the fourth request.
+    client = redis.Redis.from_url(redis_url)
+    (key,) = client.scan_iter(f"{prefix}:*")
+    assert client.get(key) == b"1"
+    assert 0 < client.ttl(key) <= 61
+    assert [user_client.get("/api/v1/users/me").status_code for _ in range(3)] == [200, 200, 429]
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
