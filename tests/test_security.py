@@ -52,7 +52,8 @@ from tests.auth_helpers import (
 )
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, TaskFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+# Fixed rate-limit windows: a slow run must not cross a window's end between two counted attempts.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_rate_limit_window")]
 
 LOGOUT_ALL_URL = "/api/v1/auth/logout-all"
 RESET_URL = "/api/v1/auth/password-reset"

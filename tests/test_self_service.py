@@ -22,7 +22,8 @@ from tests.auth_helpers import assert_token_pair, json_login, me, refresh
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, TaskFactory, UserFactory
 from tests.test_signup import link_in
 
-pytestmark = pytest.mark.django_db
+# Fixed rate-limit windows: a slow run must not cross a window's end between two counted attempts.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_rate_limit_window")]
 
 ME_URL = "/api/v1/users/me"
 CONFIRM_URL = "/api/v1/auth/email-change/confirm"

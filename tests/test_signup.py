@@ -16,7 +16,8 @@ from accounts.models import Role, User
 from tests.auth_helpers import assert_token_pair, json_login, me
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
-pytestmark = pytest.mark.django_db
+# Fixed rate-limit windows: a slow run must not cross a window's end between two counted attempts.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_rate_limit_window")]
 
 SIGNUP_URL = "/api/v1/auth/signup"
 VERIFY_URL = "/api/v1/auth/verify-email"
