@@ -24,7 +24,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if connection.vendor != "postgresql":
         unfit.add("postgresql")
     if settings.DATABASE_PGBOUNCER:
-        unfit.add("session_settings")
+        unfit.update({"session_settings", "direct_connection"})
     if not unfit:
         return
     deselected = [item for item in items if unfit & {mark.name for mark in item.iter_markers()}]
