@@ -174,6 +174,7 @@ def proxied_redis(settings: Settings) -> Iterator[tuple[TogglingProxy, str]]:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("one_rate_limit_window")  # its counted attempts stay in one window, however slow the run
 def test_when_redis_is_back_the_shared_counters_are_used_again_without_a_restart(
     proxied_redis: tuple[TogglingProxy, str], user: User, api_client: APIClient
 ) -> None:
