@@ -83,10 +83,7 @@ class MePasswordView(AccountsAPIView):
         tags=["users"],
         summary="Change the caller's password; every earlier token is revoked",
         request=PasswordChangeSerializer,
-        responses={
-            204: None,
-            429: _too_many_wrong_passwords,
-        },
+        responses={204: None, 429: _too_many_wrong_passwords},
     )
     def post(self, request: Request) -> Response:
         data = validated(PasswordChangeSerializer, request)
