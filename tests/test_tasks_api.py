@@ -648,24 +648,18 @@ def test_a_body_that_is_not_an_object_is_400_and_writes_nothing(user_client: API
 # --- Filters ---------------------------------------------------------------------------------------
 
 
-def test_filter_by_status(user: User, user_client: APIClient) -> None:
-    todo = TaskFactory.create(owner=user, status=TaskStatus.TODO)
-    doing = TaskFactory.create(owner=user, status=TaskStatus.IN_PROGRESS)
-    done = TaskFactory.create(owner=user, status=TaskStatus.DONE)
+@pytest.mark.parametrize(
+    ("field", "values"),
+    [
+        ("status", {"todo": TaskStatus.TODO, "in_progress": TaskStatus.IN_PROGRESS, "done": TaskStatus.DONE}),
+        ("priority", {"low": Priority.LOW, "medium": Priority.MEDIUM, "high": Priority.HIGH}),
+    ],
+)
+def test_filter_by_status_or_priority(user: User, user_client: APIClient, field: str, values: dict[str, Any]) -> None:
+    tasks = {name: TaskFactory.create(owner=user, **{field: value}) for name, value in values.items()}
 
-    assert ids(user_client.get(LIST, {"status": "todo"})) == [todo.pk]
-    assert ids(user_client.get(LIST, {"status": "in_progress"})) == [doing.pk]
-    assert ids(user_client.get(LIST, {"status": "done"})) == [done.pk]
-
-
-def test_filter_by_priority(user: User, user_client: APIClient) -> None:
-    low = TaskFactory.create(owner=user, priority=Priority.LOW)
-    medium = TaskFactory.create(owner=user, priority=Priority.MEDIUM)
-    high = TaskFactory.create(owner=user, priority=Priority.HIGH)
-
-    assert ids(user_client.get(LIST, {"priority": "low"})) == [low.pk]
-    assert ids(user_client.get(LIST, {"priority": "medium"})) == [medium.pk]
-    assert ids(user_client.get(LIST, {"priority": "high"})) == [high.pk]
+    for name, task in tasks.items():
+        assert ids(user_client.get(LIST, {field: name})) == [task.pk]
 
 
 def test_filters_combine(user: User, user_client: APIClient) -> None:
