@@ -8,7 +8,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts import checks, schema  # noqa: F401 (registering: the token checks, our auth's OpenAPI description)
+        # Registering: the token checks, our auth's OpenAPI description, the maintenance job's steps.
+        from accounts import checks, maintenance, schema  # noqa: F401
 
 
 class AdminConfig(admin_apps.AdminConfig):

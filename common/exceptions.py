@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from psycopg import errors as pg_errors
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
@@ -31,47 +31,6 @@ logger = logging.getLogger("common.errors")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PATH = "/api/problems/"
-
-
-class DatabaseUnavailable(exceptions.APIException):
-    """The database cannot be reached (or is refusing work) right now: worth retrying shortly."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The service is temporarily unavailable; retry shortly."
-    default_code = "service_unavailable"
-    retry_after_seconds = 5
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body is too large."
-    default_code = "payload_too_large"
-
-
-class BadRequest(exceptions.APIException):
-    """A request Django refused before any view saw it (a bad Host header, say)."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "Bad request."
-    default_code = "bad_request"
-
-
-class PreconditionFailed(exceptions.APIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_detail = "The resource changed since the version named in If-Match; fetch it again."
-    default_code = "precondition_failed"
-
-
-class PreconditionRequired(exceptions.APIException):
-    status_code = status.HTTP_428_PRECONDITION_REQUIRED
-    default_detail = "Send If-Match with the ETag of the version you are changing."
-    default_code = "precondition_required"
-
-
-class ServerError(exceptions.APIException):
-    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
-    default_detail = "Internal server error."
-    default_code = "server_error"
 
 
 @dataclass(frozen=True)
@@ -114,6 +73,50 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Service unavailable", "A dependency is unreachable; retry after `Retry-After`."
     ),
 }
+
+
+# The messages of the API's own errors (their `detail`, unless the raise gives another).
+_RETRY_SHORTLY = "The service is temporarily unavailable; retry shortly."
+_CHANGED_SINCE = "The resource changed since the version named in If-Match; fetch it again."
+_SEND_IF_MATCH = "Send If-Match with the ETag of the version you are changing."
+
+
+class Problem(exceptions.APIException):
+    """An error of the API's own (DRF's have their classes), its status, code and message declared in
+    one line: `class PayloadTooLarge(Problem, status=413, code="payload_too_large", detail="...")`.
+    Its code must have a problem type (`PROBLEM_TYPES`), so that its `type` URI documents it."""
+
+    def __init_subclass__(cls, *, status: int, code: str, detail: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code not in PROBLEM_TYPES:
+            raise TypeError(f"{cls.__name__}: add {code!r} to PROBLEM_TYPES")
+        cls.status_code, cls.default_code, cls.default_detail = status, code, detail
+
+
+class DatabaseUnavailable(Problem, status=503, code="service_unavailable", detail=_RETRY_SHORTLY):
+    """The database cannot be reached (or is refusing work) right now: worth retrying shortly."""
+
+    retry_after_seconds = 5
+
+
+class PayloadTooLarge(Problem, status=413, code="payload_too_large", detail="Request body is too large."):
+    """A body over `DATA_UPLOAD_MAX_MEMORY_SIZE`, refused before it is parsed."""
+
+
+class BadRequest(Problem, status=400, code="bad_request", detail="Bad request."):
+    """A request Django refused before any view saw it (a bad Host header, say)."""
+
+
+class PreconditionFailed(Problem, status=412, code="precondition_failed", detail=_CHANGED_SINCE):
+    """A write whose `If-Match` names a version that is no longer current."""
+
+
+class PreconditionRequired(Problem, status=428, code="precondition_required", detail=_SEND_IF_MATCH):
+    """A write without `If-Match` while `REQUIRE_IF_MATCH` is on."""
+
+
+class ServerError(Problem, status=500, code="server_error", detail="Internal server error."):
+    """An error the API did not expect: logged, answered without its details."""
 
 
 def problem_type_uri(code: str) -> str:

@@ -20,24 +20,24 @@ from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.exceptions import Problem
 from common.models import KEY_MAX_LENGTH, IdempotencyKey
 from common.renderers import FastJSONRenderer
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _VALID_KEY = re.compile(rf"^[\x21-\x7e]{{1,{KEY_MAX_LENGTH}}}$")
+# The messages of its errors.
+_IN_USE = "A request with this Idempotency-Key is still being handled; retry shortly."
+_REUSED = "This Idempotency-Key was used with a different request; send a new key."
 
 
-class IdempotencyKeyInUse(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "A request with this Idempotency-Key is still being handled; retry shortly."
-    default_code = "idempotency_key_in_use"
+class IdempotencyKeyInUse(Problem, status=409, code="idempotency_key_in_use", detail=_IN_USE):
+    """A repeat of a create that is still running."""
 
 
-class IdempotencyKeyReused(exceptions.APIException):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = "This Idempotency-Key was used with a different request; send a new key."
-    default_code = "idempotency_key_reused"
+class IdempotencyKeyReused(Problem, status=422, code="idempotency_key_reused", detail=_REUSED):
+    """The key of an earlier create, sent with another body."""
 
 
 def idempotent[View: Callable[..., Response]](create: View) -> View:

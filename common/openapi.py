@@ -43,84 +43,57 @@ class ValidationErrorSerializer(ErrorSerializer):
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
-_ETAG = OpenApiParameter(
-    "ETag",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    response=[200, 304],
-    description='The version of the resource, a strong entity tag (`"3"`).',
-)
+
+def _header(name: str, description: str, *, kind: Any = OpenApiTypes.STR, **details: Any) -> OpenApiParameter:
+    """A header the operation reads, or (with `response=`) sends."""
+    return OpenApiParameter(name, kind, OpenApiParameter.HEADER, description=description, **details)
+
+
+_ETAG = _header("ETag", 'The version of the resource, a strong entity tag (`"3"`).', response=[200, 304])
 # Conditional requests (RFC 9110 section 13) on one resource; see `common.conditional`.
 CONDITIONAL_READ = [
-    OpenApiParameter(
-        "If-None-Match",
-        OpenApiTypes.STR,
-        OpenApiParameter.HEADER,
-        description="ETags the client holds: while one is current the answer is 304 with no body.",
-    ),
+    _header("If-None-Match", "ETags the client holds: while one is current the answer is 304 with no body."),
     _ETAG,
 ]
 CONDITIONAL_WRITE = [
-    OpenApiParameter(
+    _header(
         "If-Match",
-        OpenApiTypes.STR,
-        OpenApiParameter.HEADER,
-        description=(
-            "The ETag of the version being changed: 412 and nothing written if the resource changed since. "
-            "Required (428 without it) when the server sets `REQUIRE_IF_MATCH`."
-        ),
+        "The ETag of the version being changed: 412 and nothing written if the resource changed since. "
+        "Required (428 without it) when the server sets `REQUIRE_IF_MATCH`.",
     ),
     _ETAG,
 ]
 
 
 _RATE_LIMIT_HEADERS = [
-    OpenApiParameter(
+    _header(
         "RateLimit-Policy",
-        OpenApiTypes.STR,
-        OpenApiParameter.HEADER,
+        "The limits this request counts against (IETF RateLimit header fields draft): "
+        '`"<policy>";q=<requests>;w=<seconds>`, one list member per policy.',
         response=True,
-        description=(
-            "The limits this request counts against (IETF RateLimit header fields draft): "
-            '`"<policy>";q=<requests>;w=<seconds>`, one list member per policy.'
-        ),
     ),
-    OpenApiParameter(
+    _header(
         "RateLimit",
-        OpenApiTypes.STR,
-        OpenApiParameter.HEADER,
+        'What remains of each policy: `"<policy>";r=<remaining>;t=<seconds until the window resets>`.',
         response=True,
-        description='What remains of each policy: `"<policy>";r=<remaining>;t=<seconds until the window resets>`.',
     ),
 ]
 _IDEMPOTENCY_HEADERS = [
-    OpenApiParameter(
+    _header(
         "Idempotency-Key",
-        OpenApiTypes.STR,
-        OpenApiParameter.HEADER,
+        "Makes the create safe to repeat: a repeat with the same key and body (within "
+        "`IDEMPOTENCY_KEY_TTL_HOURS`) gets the first answer again and writes nothing; the same key "
+        "with another body is a 422; a repeat while the first is running is a 409.",
         pattern=r"^[\x21-\x7e]{1,255}$",
-        description=(
-            "Makes the create safe to repeat: a repeat with the same key and body (within "
-            "`IDEMPOTENCY_KEY_TTL_HOURS`) gets the first answer again and writes nothing; the same key "
-            "with another body is a 422; a repeat while the first is running is a 409."
-        ),
     ),
-    OpenApiParameter(
+    _header(
         "Idempotent-Replayed",
-        OpenApiTypes.STR,
-        OpenApiParameter.HEADER,
+        "`true` when this answer is the one kept for the `Idempotency-Key`, replayed.",
         response=[201],
         enum=["true"],
-        description="`true` when this answer is the one kept for the `Idempotency-Key`, replayed.",
     ),
 ]
-_RETRY_AFTER = OpenApiParameter(
-    "Retry-After",
-    OpenApiTypes.INT,
-    OpenApiParameter.HEADER,
-    response=[429, 503],
-    description="Seconds to wait before retrying.",
-)
+_RETRY_AFTER = _header("Retry-After", "Seconds to wait before retrying.", kind=OpenApiTypes.INT, response=[429, 503])
 
 
 class AutoSchema(openapi.AutoSchema):

@@ -18,99 +18,6 @@ from config.dev_keys import development_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# Every variable this module reads. An empty one (as in a fresh copy of .env.example) means
-# "use the default".
-VARIABLES = (
-    "DEBUG",
-    "SECRET_KEY",
-    "JWT_SECRET_KEY",
-    "DATABASE_URL",
-    "CONN_MAX_AGE",
-    "ALLOWED_HOSTS",
-    "ACCESS_TOKEN_LIFETIME_MINUTES",
-    "REFRESH_TOKEN_LIFETIME_DAYS",
-    "REFRESH_SESSION_MAX_DAYS",
-    "REDIS_URL",
-    "ADMIN_EMAIL",
-    "ADMIN_PASSWORD",
-    "DATA_UPLOAD_MAX_MEMORY_SIZE",
-    "LOG_LEVEL",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "JWT_LEEWAY_SECONDS",
-    "TRUSTED_PROXY_COUNT",
-    "PASSWORD_RESET_URL",
-    "PASSWORD_RESET_TIMEOUT_SECONDS",
-    "FRONTEND_URL",
-    "SIGNUP_ENABLED",
-    "EMAIL_VERIFICATION_TIMEOUT_SECONDS",
-    "ACCOUNT_DELETION_GRACE_DAYS",
-    "REFRESH_COOKIE_SAMESITE",
-    "EMAIL_URL",
-    "DEFAULT_FROM_EMAIL",
-    "DATABASE_POOL",
-    "DATABASE_POOL_MAX_SIZE",
-    "DATABASE_POOL_TIMEOUT",
-    "DATABASE_CONNECT_TIMEOUT",
-    "DATABASE_STATEMENT_TIMEOUT_MS",
-    "DATABASE_LOCK_TIMEOUT_MS",
-    "REDIS_TIMEOUT_SECONDS",
-    "CACHE_RETRY_SECONDS",
-    "JOB_STALE_AFTER_SECONDS",
-    "JOB_MAX_RUN_SECONDS",
-    "DATABASE_PGBOUNCER",
-    "ARGON2_TIME_COST",
-    "ARGON2_MEMORY_COST_KIB",
-    "ARGON2_PARALLELISM",
-    "SECURE_SSL_REDIRECT",
-    "SECURE_PROXY_SSL_HEADER",
-    "SECURE_HSTS_SECONDS",
-    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
-    "SECURE_HSTS_PRELOAD",
-    "SESSION_COOKIE_SECURE",
-    "SESSION_COOKIE_HTTPONLY",
-    "CSRF_COOKIE_SECURE",
-    "CSRF_COOKIE_HTTPONLY",
-    "CSRF_TRUSTED_ORIGINS",
-    "CORS_ALLOWED_ORIGINS",
-    "REQUIRE_IF_MATCH",
-    "IDEMPOTENCY_KEY_TTL_HOURS",
-    "TASK_BACKEND",
-    "MAINTENANCE_INTERVAL_SECONDS",
-    "TASK_RESULT_RETENTION_DAYS",
-    "METRICS_TOKEN",
-    "PUBLIC_BASE_URL",
-    "SENTRY_DSN",
-    "SENTRY_ENVIRONMENT",
-    "SENTRY_TRACES_SAMPLE_RATE",
-)
-# Read separately because for them an empty value means "no limit", not "the default".
-THROTTLE_VARIABLES = (
-    "THROTTLE_LOGIN_FAILURES",
-    "THROTTLE_LOGIN_FAILURES_PER_ADDRESS",
-    "THROTTLE_REFRESH",
-    "THROTTLE_PASSWORD_RESET",
-    "THROTTLE_SIGNUP",
-    "THROTTLE_VERIFICATION_RESEND",
-    "THROTTLE_PASSWORD_RESET_PER_EMAIL",
-    "THROTTLE_ANON",
-    "THROTTLE_USER",
-)
-
-
-class _Env(environ.Env):
-    """django-environ's reader over a copy of the environment: reading `.env` and dropping empty
-    values never changes `os.environ`, which libraries and child processes see."""
-
-    ENVIRON = dict(os.environ)
-
-
-_Env.read_env(BASE_DIR / ".env")  # fills the copy; variables already set win
-_Env.ENVIRON = {name: value for name, value in _Env.ENVIRON.items() if value != "" or name not in VARIABLES}
-env = _Env()
-
-DEBUG = env.bool("DEBUG", default=False)
-
 # Secrets: with DEBUG off the app refuses to start on a missing, placeholder or short secret. With
 # DEBUG on and none set, random keys are made once and kept in DEV_KEYS_FILE (ignored by git and
 # docker): no key is written in the code, so no server signs with a key the public knows.
@@ -124,24 +31,52 @@ def _is_placeholder(value: str) -> bool:
     return lowered in _PLACEHOLDER_SECRETS or lowered.startswith(("change-me", "django-insecure"))
 
 
-def _secret(name: str) -> str:
-    value = env.str(name, default="")
-    if DEBUG:
-        return value if not _is_placeholder(value) else development_keys(DEV_KEYS_FILE)[name]
-    if _is_placeholder(value):
-        raise ImproperlyConfigured(
-            f"Set {name} to a random secret of at least {_MIN_SECRET_LENGTH} characters "
-            f"when DEBUG is off (for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
-        )
-    if len(value) < _MIN_SECRET_LENGTH:
-        raise ImproperlyConfigured(
-            f"{name} is too short: use at least {_MIN_SECRET_LENGTH} random characters when DEBUG is off."
-        )
-    return value
+class _Env(environ.Env):
+    """django-environ's reader over a copy of the environment: reading `.env` and dropping empty
+    values never changes `os.environ`, which libraries and child processes see.
+
+    Every variable is read by a call `env.<reader>("NAME", ...)` with its name written out:
+    `config/variables.py` lists the documented variables from those calls. An empty value (as in a
+    fresh copy of .env.example) means the default, except for a rate limit, where it means no limit.
+    """
+
+    ENVIRON = dict(os.environ)
+    EMPTY: frozenset[str] = frozenset()
+
+    @classmethod
+    def load(cls, env_file: Path) -> "_Env":
+        cls.read_env(env_file)  # fills the copy; variables already set win
+        cls.EMPTY = frozenset(name for name, value in cls.ENVIRON.items() if value == "")
+        cls.ENVIRON = {name: value for name, value in cls.ENVIRON.items() if value != ""}
+        return cls()
+
+    def rate(self, var: str, default: str) -> str | None:
+        """A rate limit: `default` when unset, none (None) when set but empty."""
+        return None if var in self.EMPTY else self.str(var, default=default)
+
+    def secret(self, var: str, *, debug: bool) -> str:
+        """A signing key: refused when DEBUG is off and it is missing, a placeholder or short."""
+        value = self.str(var, default="")
+        if debug:
+            return value if not _is_placeholder(value) else development_keys(DEV_KEYS_FILE)[var]
+        if _is_placeholder(value):
+            raise ImproperlyConfigured(
+                f"Set {var} to a random secret of at least {_MIN_SECRET_LENGTH} characters "
+                f"when DEBUG is off (for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+            )
+        if len(value) < _MIN_SECRET_LENGTH:
+            raise ImproperlyConfigured(
+                f"{var} is too short: use at least {_MIN_SECRET_LENGTH} random characters when DEBUG is off."
+            )
+        return value
 
 
-SECRET_KEY = _secret("SECRET_KEY")
-JWT_SECRET_KEY = _secret("JWT_SECRET_KEY")
+env = _Env.load(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env.secret("SECRET_KEY", debug=DEBUG)
+JWT_SECRET_KEY = env.secret("JWT_SECRET_KEY", debug=DEBUG)
 if not DEBUG and SECRET_KEY == JWT_SECRET_KEY:
     raise ImproperlyConfigured("Set JWT_SECRET_KEY to a different value from SECRET_KEY.")
 
@@ -236,10 +171,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # often, on one server connection), and no pool of our own (PgBouncer is the pool). Connections to
 # PgBouncer are cheap and stay persistent. Connection math: see the README's scaling section.
 DATABASE_PGBOUNCER = env.bool("DATABASE_PGBOUNCER", default=False)
+_DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
 if DATABASE_PGBOUNCER:
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_PGBOUNCER=true needs a PostgreSQL DATABASE_URL (PgBouncer's address).")
-    if env.bool("DATABASE_POOL", default=False):
+    if _DATABASE_POOL:
         raise ImproperlyConfigured(
             "Set DATABASE_POOL=false with DATABASE_PGBOUNCER=true: PgBouncer pools the connections."
         )
@@ -255,7 +191,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not DAT
     DATABASES["default"]["OPTIONS"]["options"] = (
         f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS} -c lock_timeout={DATABASE_LOCK_TIMEOUT_MS}"
     )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=False):
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _DATABASE_POOL:
     # psycopg's connection pool, one per process; connections are checked before being handed out.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -452,18 +388,15 @@ REFRESH_SESSION_MAX_LIFETIME = timedelta(days=env.int("REFRESH_SESSION_MAX_DAYS"
 # The client address is the socket's, unless TRUSTED_PROXY_COUNT proxies in front of the app
 # append to X-Forwarded-For: then it is the address the outermost trusted proxy saw.
 THROTTLE_RATES = {
-    scope: (env.str(variable) or None) if variable in env.ENVIRON else default
-    for scope, variable, default in (
-        ("login_failures", "THROTTLE_LOGIN_FAILURES", "10/min"),
-        ("login_failures_per_address", "THROTTLE_LOGIN_FAILURES_PER_ADDRESS", "50/min"),
-        ("refresh", "THROTTLE_REFRESH", "60/min"),
-        ("password_reset", "THROTTLE_PASSWORD_RESET", "5/hour"),
-        ("signup", "THROTTLE_SIGNUP", "10/hour"),
-        ("verification_resend", "THROTTLE_VERIFICATION_RESEND", "5/hour"),
-        ("password_reset_per_email", "THROTTLE_PASSWORD_RESET_PER_EMAIL", "3/hour"),
-        ("anon", "THROTTLE_ANON", "600/min"),
-        ("user", "THROTTLE_USER", "3000/min"),
-    )
+    "login_failures": env.rate("THROTTLE_LOGIN_FAILURES", "10/min"),
+    "login_failures_per_address": env.rate("THROTTLE_LOGIN_FAILURES_PER_ADDRESS", "50/min"),
+    "refresh": env.rate("THROTTLE_REFRESH", "60/min"),
+    "password_reset": env.rate("THROTTLE_PASSWORD_RESET", "5/hour"),
+    "signup": env.rate("THROTTLE_SIGNUP", "10/hour"),
+    "verification_resend": env.rate("THROTTLE_VERIFICATION_RESEND", "5/hour"),
+    "password_reset_per_email": env.rate("THROTTLE_PASSWORD_RESET_PER_EMAIL", "3/hour"),
+    "anon": env.rate("THROTTLE_ANON", "600/min"),
+    "user": env.rate("THROTTLE_USER", "3000/min"),
 }
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
@@ -496,7 +429,7 @@ REFRESH_COOKIE_SECURE = not DEBUG
 
 # Email: printed to the console unless EMAIL_URL names an SMTP server
 # (smtp+tls://user:password@host:587, smtp+ssl://...:465).
-_EMAIL = env.email_url_config(env.str("EMAIL_URL", default="consolemail://"))
+_EMAIL = env.email_url("EMAIL_URL", default="consolemail://")
 _SMTP_OPTIONS = {
     "host": _EMAIL.get("EMAIL_HOST"),
     "port": _EMAIL.get("EMAIL_PORT"),

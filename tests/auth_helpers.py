@@ -26,8 +26,9 @@ def form_login(client: APIClient, username: str, password: str) -> Any:
     )
 
 
-def json_login(client: APIClient, email: str, password: str = DEFAULT_PASSWORD) -> Any:
-    return client.post(LOGIN_URL, {"username": email, "password": password}, format="json")
+def json_login(client: APIClient, email: str, password: str = DEFAULT_PASSWORD, **headers: Any) -> Any:
+    """A JSON login; `headers` as the test client takes them (`HTTP_X_FORWARDED_FOR=...`)."""
+    return client.post(LOGIN_URL, {"username": email, "password": password}, format="json", **headers)
 
 
 def refresh(client: APIClient, token: str) -> Any:

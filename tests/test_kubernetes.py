@@ -22,6 +22,8 @@ from django.core.management import get_commands, load_command_class
 from django.test import Client
 from pytest_django.fixtures import Settings
 
+from config.variables import settings_variables
+
 ROOT = Path(__file__).resolve().parent.parent
 KUSTOMIZE = ROOT / "deploy" / "kubernetes"
 OVERLAYS = sorted(path.name for path in (KUSTOMIZE / "overlays").iterdir() if path.is_dir())
@@ -107,13 +109,10 @@ def _names_read_from_environ(path: Path) -> set[str]:
 
 @cache
 def variables_the_app_reads() -> frozenset[str]:
-    """The settings' VARIABLES and THROTTLE_VARIABLES, plus what gunicorn's config and the apps read."""
-    tree = ast.parse((ROOT / "config" / "settings.py").read_text())
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) in {"VARIABLES", "THROTTLE_VARIABLES"}:
-            names |= set(ast.literal_eval(node.value))
-    for path in [ROOT / "config" / "gunicorn.py", *(ROOT / "common").rglob("*.py")]:
+    """What the settings read (config/variables.py), plus what gunicorn's config, the settings and
+    the apps read from `os.environ` itself."""
+    names = set(settings_variables())
+    for path in [ROOT / "config" / "gunicorn.py", ROOT / "config" / "settings.py", *(ROOT / "common").rglob("*.py")]:
         names |= _names_read_from_environ(path)
     return frozenset(names)
 
@@ -169,6 +168,10 @@ def test_every_variable_the_manifests_set_is_one_the_app_reads(overlay: str) -> 
         assert not unknown, f"{overlay} {name} sets variables nothing reads: {sorted(unknown)}"
         undocumented = variables_set(container, overlay) - documented
         assert not undocumented, f"{overlay} {name} sets variables .env.example omits: {sorted(undocumented)}"
+
+
+def test_env_example_documents_only_variables_the_app_reads() -> None:
+    assert not documented_variables() - variables_the_app_reads()
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -525,13 +525,7 @@ def test_failed_logins_across_accounts_are_limited_per_address(api_client: APICl
 
 def test_a_forged_forwarded_for_header_does_not_dodge_the_limit(api_client: APIClient, user: User) -> None:
     statuses = [
-        api_client.post(
-            LOGIN_URL,
-            {"username": user.email, "password": "guess"},
-            format="json",
-            HTTP_X_FORWARDED_FOR=f"10.0.0.{n}",
-        ).status_code
-        for n in range(12)
+        json_login(api_client, user.email, "guess", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code for n in range(12)
     ]
     assert statuses[-1] == 429
 
@@ -543,12 +537,7 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(
 
     def attempt(client_ip: str) -> int:
         return int(
-            api_client.post(
-                LOGIN_URL,
-                {"username": user.email, "password": "guess"},
-                format="json",
-                HTTP_X_FORWARDED_FOR=f"6.6.6.6, {client_ip}",
-            ).status_code
+            json_login(api_client, user.email, "guess", HTTP_X_FORWARDED_FOR=f"6.6.6.6, {client_ip}").status_code
         )
 
     assert [attempt("203.0.113.1") for _ in range(11)][-1] == 429

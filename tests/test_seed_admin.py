@@ -36,17 +36,14 @@ def test_running_it_again_changes_nothing_and_says_so(settings: Settings) -> Non
     assert User.objects.values().get() == before
 
 
-def test_refuses_to_run_without_a_password(settings: Settings) -> None:
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [("", "ADMIN_PASSWORD"), ("password", "too common")],
+    ids=["without a password", "a password the validators reject"],
+)
+def test_refuses_to_run_and_creates_no_one(settings: Settings, password: str, message: str) -> None:
     settings.ADMIN_EMAIL = "admin@local.com"
-    settings.ADMIN_PASSWORD = ""
-    with pytest.raises(CommandError, match="ADMIN_PASSWORD"):
-        run_seed()
-    assert not User.objects.exists()
-
-
-def test_refuses_a_password_the_validators_reject(settings: Settings) -> None:
-    settings.ADMIN_EMAIL = "admin@local.com"
-    settings.ADMIN_PASSWORD = "password"
-    with pytest.raises(CommandError, match="too common"):
+    settings.ADMIN_PASSWORD = password
+    with pytest.raises(CommandError, match=message):
         run_seed()
     assert not User.objects.exists()

@@ -2,11 +2,14 @@
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from config.variables import settings_variables
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_SECRET = "s3cr3t-" * 8
@@ -107,8 +110,21 @@ def test_tokens_are_signed_with_their_own_key_and_a_pinned_algorithm() -> None:
 def test_every_variable_read_is_documented_in_env_example() -> None:
     example = (ROOT / ".env.example").read_text()
     documented = {line.split("=", 1)[0] for line in example.splitlines() if line and not line.startswith("#")}
-    result = load_settings({"DEBUG": "true"}, "s.VARIABLES + s.THROTTLE_VARIABLES")
-    assert set(ast.literal_eval(result.stdout)) <= documented
+    assert not set(settings_variables()) - documented
+
+
+def test_the_configuration_page_names_only_variables_the_settings_read() -> None:
+    rows = re.findall(r"^\| (`.+?) \|", (ROOT / "docs" / "configuration.md").read_text(), re.MULTILINE)
+    named = {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row)}
+    assert len(named) > 40  # the table was read
+    assert not named - set(settings_variables())
+
+
+def test_each_variable_the_settings_read_is_read_by_a_call_that_names_it(tmp_path: Path) -> None:
+    settings_file = tmp_path / "settings.py"
+    settings_file.write_text('DEBUG = env.bool("DEBUG")\nNAME = "LOG_LEVEL"\nLOG_LEVEL = env.str(NAME)\n')
+    with pytest.raises(ValueError, match=r"settings.py:3: env.str\(...\) must name its variable"):
+        settings_variables(settings_file)
 
 
 def test_mailed_links_follow_frontend_url_unless_password_reset_url_is_set() -> None:
@@ -183,3 +199,14 @@ def test_a_copied_env_example_refuses_to_start_until_its_secrets_are_set() -> No
     assert "Set SECRET_KEY" in result.stderr.strip().splitlines()[-1]
     # `make run` turns DEBUG on by itself, and the same file then works.
     assert load_settings({**example, "DEBUG": "true"}, "s.DEBUG").stdout.strip() == "True"
+
+
+def test_an_empty_rate_limit_turns_it_off_and_any_other_empty_variable_means_its_default() -> None:
+    env = {"DEBUG": "true", "THROTTLE_USER": "", "THROTTLE_ANON": "7/min", "CONN_MAX_AGE": "", "JWT_ISSUER": ""}
+    result = load_settings(
+        env,
+        "s.THROTTLE_RATES['user'], s.THROTTLE_RATES['anon'], s.THROTTLE_RATES['refresh'],"
+        " s.DATABASES['default']['CONN_MAX_AGE'], s.SIMPLE_JWT['ISSUER']",
+    )
+    assert result.returncode == 0, result.stderr
+    assert ast.literal_eval(result.stdout) == (None, "7/min", "60/min", 60, "tasks-api")

@@ -30,6 +30,12 @@ def detail(task_id: int) -> str:
     return f"/api/v1/tasks/{task_id}"
 
 
+def own_task(client_for: ClientFor) -> tuple[Task, APIClient]:
+    """A task, and a client signed in as its owner."""
+    user = UserFactory.create()
+    return TaskFactory.create(owner=user), client_for(user)
+
+
 @pytest.mark.parametrize("count", [1, 50])
 def test_user_list_queries_do_not_grow_with_the_number_of_tasks(
     client_for: ClientFor, django_assert_num_queries: DjangoAssertNumQueries, count: int
@@ -105,9 +111,7 @@ def test_create_takes_at_most_three_queries(
 
 
 def test_retrieve_queries(client_for: ClientFor, django_assert_num_queries: DjangoAssertNumQueries) -> None:
-    user = UserFactory.create()
-    task = TaskFactory.create(owner=user)
-    client = client_for(user)
+    task, client = own_task(client_for)
 
     with django_assert_num_queries(RETRIEVE_QUERIES):
         response = client.get(detail(task.pk))
@@ -129,9 +133,7 @@ def test_update_queries(
     method: str,
     payload: dict[str, str],
 ) -> None:
-    user = UserFactory.create()
-    task = TaskFactory.create(owner=user)
-    client = client_for(user)
+    task, client = own_task(client_for)
 
     with django_assert_num_queries(UPDATE_QUERIES):
         response = getattr(client, method)(detail(task.pk), payload, format="json")
@@ -154,9 +156,7 @@ def test_admin_update_of_another_users_task_queries(
 
 
 def test_delete_queries(client_for: ClientFor, django_assert_num_queries: DjangoAssertNumQueries) -> None:
-    user = UserFactory.create()
-    task = TaskFactory.create(owner=user)
-    client = client_for(user)
+    task, client = own_task(client_for)
 
     with django_assert_num_queries(DELETE_QUERIES):
         response = client.delete(detail(task.pk))
@@ -168,9 +168,7 @@ def test_delete_queries(client_for: ClientFor, django_assert_num_queries: Django
 def test_invalid_update_does_not_write(
     client_for: ClientFor, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
-    user = UserFactory.create()
-    task = TaskFactory.create(owner=user)
-    client = client_for(user)
+    task, client = own_task(client_for)
 
     # Load the caller and the task; the refused body leads to no write.
     with django_assert_num_queries(2):

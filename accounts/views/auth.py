@@ -26,9 +26,9 @@ from accounts.serializers import (
     TokenPairSerializer,
 )
 from accounts.views import transport
-from accounts.views.base import AccountsAPIView, accepted
+from accounts.views.base import AccountsAPIView, accepted, accepted_response, validated
 from common.client import client_of
-from common.openapi import ErrorSerializer, MessageSerializer
+from common.openapi import ErrorSerializer
 from common.parsers import StrictJSONParser
 from common.throttling import AddressRateThrottle
 
@@ -74,9 +74,7 @@ class TokenEndpoint(AccountsAPIView):
         data = request.data
         if transport.wants_cookie(request) and not (isinstance(data, dict) and "refresh_token" in data):
             return transport.cookie_refresh_token(request)
-        serializer = RefreshTokenSerializer(data=data)
-        serializer.is_valid(raise_exception=True)
-        return str(serializer.validated_data["refresh_token"])
+        return str(validated(RefreshTokenSerializer, request)["refresh_token"])
 
 
 class LoginView(TokenEndpoint):
@@ -106,9 +104,8 @@ class LoginView(TokenEndpoint):
         },
     )
     def post(self, request: Request) -> Response:
-        serializer = LoginSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return self.token_response(request, services.auth_login(**serializer.validated_data, client=client_of(request)))
+        pair = services.auth_login(**validated(LoginSerializer, request), client=client_of(request))
+        return self.token_response(request, pair)
 
 
 class RefreshView(TokenEndpoint):
@@ -214,15 +211,10 @@ class PasswordResetView(TokenEndpoint):
         tags=["auth"],
         summary="Email a password-reset link",
         request=PasswordResetRequestSerializer,
-        responses={
-            202: OpenApiResponse(MessageSerializer, description=PASSWORD_RESET_ACCEPTED),
-            429: throttled_response,
-        },
+        responses={202: accepted_response, 429: throttled_response},
     )
     def post(self, request: Request) -> Response:
-        serializer = PasswordResetRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.password_reset_request(email=serializer.validated_data["email"])
+        services.password_reset_request(email=validated(PasswordResetRequestSerializer, request)["email"])
         return accepted(PASSWORD_RESET_ACCEPTED)
 
 
@@ -236,7 +228,5 @@ class PasswordResetConfirmView(TokenEndpoint):
         responses={204: None},
     )
     def post(self, request: Request) -> Response:
-        serializer = PasswordResetConfirmSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.password_reset_confirm(**serializer.validated_data)
+        services.password_reset_confirm(**validated(PasswordResetConfirmSerializer, request))
         return Response(status=status.HTTP_204_NO_CONTENT)

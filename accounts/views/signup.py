@@ -18,15 +18,14 @@ from accounts.serializers import (
     VerificationResendSerializer,
 )
 from accounts.views.auth import TokenEndpoint, throttled_response
-from accounts.views.base import accepted
+from accounts.views.base import accepted, accepted_response, validated
 from common.client import client_of
-from common.openapi import ErrorSerializer, MessageSerializer, ValidationErrorSerializer
+from common.openapi import ErrorSerializer, ValidationErrorSerializer
 from common.throttling import AddressRateThrottle
 
 SIGNUP_ACCEPTED = "If this email can be used, a message with the next step has been sent to it."
 RESEND_ACCEPTED = "If an unverified account has this email, a new verification link has been sent to it."
 
-_accepted = OpenApiResponse(MessageSerializer, description="Accepted; the same answer whatever the email.")
 _bad_link = OpenApiResponse(ValidationErrorSerializer, description="The link is invalid, expired or already used.")
 _signup_off = OpenApiResponse(ErrorSerializer, description="Sign-up is turned off (`SIGNUP_ENABLED`).")
 
@@ -52,16 +51,14 @@ class SignupView(SignupEndpoint):
         summary="Sign up; a verification link is mailed",
         request=SignupSerializer,
         responses={
-            202: _accepted,
+            202: accepted_response,
             400: OpenApiResponse(ValidationErrorSerializer, description="A field is invalid (e.g. a weak password)."),
             404: _signup_off,
             429: throttled_response,
         },
     )
     def post(self, request: Request) -> Response:
-        serializer = SignupSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.user_signup(**serializer.validated_data)
+        services.user_signup(**validated(SignupSerializer, request))
         return accepted(SIGNUP_ACCEPTED)
 
 
@@ -75,9 +72,7 @@ class EmailVerificationView(SignupEndpoint):
         responses={200: TokenPairSerializer, 400: _bad_link, 404: _signup_off},
     )
     def post(self, request: Request) -> Response:
-        serializer = EmailVerificationSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        pair = services.email_verify(**serializer.validated_data, client=client_of(request))
+        pair = services.email_verify(**validated(EmailVerificationSerializer, request), client=client_of(request))
         return self.token_response(request, pair)
 
 
@@ -91,12 +86,10 @@ class VerificationResendView(SignupEndpoint):
         tags=["auth"],
         summary="Mail a new verification link",
         request=VerificationResendSerializer,
-        responses={202: _accepted, 404: _signup_off, 429: throttled_response},
+        responses={202: accepted_response, 404: _signup_off, 429: throttled_response},
     )
     def post(self, request: Request) -> Response:
-        serializer = VerificationResendSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.email_verification_resend(email=serializer.validated_data["email"])
+        services.email_verification_resend(email=validated(VerificationResendSerializer, request)["email"])
         return accepted(RESEND_ACCEPTED)
 
 
@@ -110,7 +103,5 @@ class EmailChangeConfirmView(TokenEndpoint):
         responses={200: UserSerializer, 400: _bad_link},
     )
     def post(self, request: Request) -> Response:
-        serializer = EmailChangeConfirmSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = services.email_change_confirm(**serializer.validated_data)
+        user = services.email_change_confirm(**validated(EmailChangeConfirmSerializer, request))
         return Response(UserSerializer(user).data)

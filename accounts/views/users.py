@@ -20,13 +20,18 @@ from accounts.serializers import (
     UserSerializer,
     UserUpdateSerializer,
 )
-from accounts.views.base import AccountsAPIView
+from accounts.views.base import AccountsAPIView, validated
 from common.client import client_of
 from common.filters import QueryParamFilterBackend, StableOrderingFilter
 from common.idempotency import idempotent
 from common.openapi import ErrorSerializer, ValidationErrorSerializer
 
 LAST_ADMIN = "The last active admin cannot be deactivated."
+
+# A wrong password (to delete the account, or to change it) counts as a failed login of the account.
+_too_many_wrong_passwords = OpenApiResponse(
+    ErrorSerializer, description="Too many wrong passwords; retry after `Retry-After` seconds."
+)
 
 
 class MeView(AccountsAPIView):
@@ -46,9 +51,8 @@ class MeView(AccountsAPIView):
         responses={200: UserSerializer},
     )
     def patch(self, request: Request) -> Response:
-        serializer = ProfileUpdateSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        user = services.user_update_profile(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        data = validated(ProfileUpdateSerializer, request, partial=True)
+        user = services.user_update_profile(user=request.user, **data)  # type: ignore[arg-type]
         return Response(UserSerializer(user).data)
 
     @extend_schema(
@@ -58,19 +62,12 @@ class MeView(AccountsAPIView):
         responses={
             204: None,
             400: OpenApiResponse(ValidationErrorSerializer, description="Wrong password, or the last active admin."),
-            429: OpenApiResponse(
-                ErrorSerializer, description="Too many wrong passwords; retry after `Retry-After` seconds."
-            ),
+            429: _too_many_wrong_passwords,
         },
     )
     def delete(self, request: Request) -> Response:
-        serializer = AccountDeleteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.user_delete_self(
-            user=request.user,  # type: ignore[arg-type]
-            client=client_of(request),
-            **serializer.validated_data,
-        )
+        data = validated(AccountDeleteSerializer, request)
+        services.user_delete_self(user=request.user, client=client_of(request), **data)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -86,21 +83,11 @@ class MePasswordView(AccountsAPIView):
         tags=["users"],
         summary="Change the caller's password; every earlier token is revoked",
         request=PasswordChangeSerializer,
-        responses={
-            204: None,
-            429: OpenApiResponse(
-                ErrorSerializer, description="Too many wrong current passwords; retry after `Retry-After` seconds."
-            ),
-        },
+        responses={204: None, 429: _too_many_wrong_passwords},
     )
     def post(self, request: Request) -> Response:
-        serializer = PasswordChangeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.user_change_password(
-            user=request.user,  # type: ignore[arg-type]
-            client=client_of(request),
-            **serializer.validated_data,
-        )
+        data = validated(PasswordChangeSerializer, request)
+        services.user_change_password(user=request.user, client=client_of(request), **data)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -144,15 +131,12 @@ class UserViewSet(
 
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = UserCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = services.user_create(**serializer.validated_data, welcome=True)
+        user = services.user_create(**validated(UserCreateSerializer, request), welcome=True)
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = UserUpdateSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        user = services.user_update(user=self.get_object(), by=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        data = validated(UserUpdateSerializer, request, partial=True)
+        user = services.user_update(user=self.get_object(), by=request.user, **data)  # type: ignore[arg-type]
         return Response(UserSerializer(user).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -1,9 +1,8 @@
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from accounts.services import users_erase_deleted
+from accounts.maintenance import erase_deleted_accounts
 
 
 class Command(BaseCommand):
@@ -13,5 +12,4 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        erased = users_erase_deleted()
-        self.stdout.write(f"Erased {erased} accounts deleted over {settings.ACCOUNT_DELETION_GRACE_DAYS} days ago.")
+        self.stdout.write(erase_deleted_accounts())
