@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.base_user import BaseUserManager
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from accounts.choices import Role
+from common.compiled_queries import CompiledQuery
 
 if TYPE_CHECKING:
     from accounts.models import RefreshTokenFamily, User  # noqa: F401 (named in string annotations)
@@ -30,14 +32,14 @@ class UserQuerySet(models.QuerySet["User"]):
         """Accounts their owners deleted before `cutoff` and nobody has reactivated since."""
         return self.filter(is_active=False, deletion_requested_at__lte=cutoff)
 
-    def with_session_state(self, session_id: int) -> UserQuerySet:
-        """Each user with `session_live`: whether their session `session_id` can still be used.
+    def with_session_state(self, session_id: int, *, now: datetime | None = None) -> UserQuerySet:
+        """Each user with `session_live`: whether their session `session_id` can still be used (at `now`).
 
         A subquery of the same statement, so authenticating a request stays one query.
         """
         from accounts.models import RefreshTokenFamily  # the models module imports this one
 
-        live = RefreshTokenFamily.objects.live().filter(pk=session_id, user=models.OuterRef("pk"))
+        live = RefreshTokenFamily.objects.live(now=now).filter(pk=session_id, user=models.OuterRef("pk"))
         return self.annotate(session_live=models.Exists(live))
 
     def claim_welcome_email(self, user_id: int) -> bool:
@@ -63,6 +65,25 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[
         """The whole address lower-cased and trimmed: one spelling per mailbox."""
         return (email or "").strip().lower()
 
+    def for_session(self, *, user_id: int, session_id: int) -> User | None:
+        """`with_session_state(session_id).filter(pk=user_id).first()`: the user an access token names.
+
+        Run on every authenticated request, so compiled once per connection (`CompiledQuery`)
+        instead of built and compiled each time; the statement and its answer are the same.
+        """
+        return self._for_session.first(self.db, user_id=user_id, session_id=session_id, now=timezone.now())
+
+    @cached_property
+    def _for_session(self) -> CompiledQuery[User]:
+        from accounts.models import RefreshTokenFamily  # the models module imports this one
+
+        return CompiledQuery(
+            lambda user_id, session_id, now: self.with_session_state(session_id, now=now).filter(pk=user_id),
+            user_id=self.model._meta.pk,
+            session_id=RefreshTokenFamily._meta.pk,
+            now=RefreshTokenFamily._meta.get_field("expires_at"),
+        )
+
     def get_by_natural_key(self, username: str | None) -> User:
         return self.get(email=self.normalize_email(username))
 
@@ -78,9 +99,9 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[
 
 
 class RefreshTokenFamilyQuerySet(models.QuerySet["RefreshTokenFamily"]):
-    def live(self) -> RefreshTokenFamilyQuerySet:
-        """Families whose tokens can still be used: neither revoked nor expired."""
-        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+    def live(self, *, now: datetime | None = None) -> RefreshTokenFamilyQuerySet:
+        """Families whose tokens can still be used (at `now`, by default this moment): neither revoked nor expired."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
 
     def of(self, user: User) -> RefreshTokenFamilyQuerySet:
         return self.filter(user=user)

@@ -41,6 +41,9 @@ class User(AbstractBaseUser):
     welcome_email_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
+    # Not a column: whether the session an access token names is live, where the user was loaded
+    # with `UserQuerySet.with_session_state` (authentication).
+    session_live: bool
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

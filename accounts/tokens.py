@@ -150,7 +150,7 @@ def user_for_access_token(access: Token) -> User:
     The user's row and whether the token's session is still live are read together, so ending a
     session refuses its access tokens at once without a second query per request.
     """
-    user = User.objects.with_session_state(_id_claim(access, SESSION_CLAIM)).filter(pk=token_user_id(access)).first()
+    user = User.objects.for_session(user_id=token_user_id(access), session_id=_id_claim(access, SESSION_CLAIM))
     if user is None or not user.session_live:
         raise InvalidTokenError
     _check_user(user, access)

@@ -127,8 +127,8 @@ def _beyond(names: list[str], values: list[Any], *, less: bool) -> Q:
     return Q(**{f"{first}__{'lte' if less else 'gte'}": values[0]}) & (strict | _beyond(rest, values[1:], less=less))
 
 
-def _link(url: str, row: Model, names: list[str], *, backwards: bool) -> str:
-    position = [getattr(row, name) for name in names]
+def _link(url: str, row: Model | dict[str, Any], names: list[str], *, backwards: bool) -> str:
+    position = [row[name] if isinstance(row, dict) else getattr(row, name) for name in names]
     raw = orjson.dumps({"p": position, "b": backwards}, option=orjson.OPT_UTC_Z)
     return replace_query_param(url, CURSOR, base64.urlsafe_b64encode(raw).decode().rstrip("="))
 

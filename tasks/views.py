@@ -69,6 +69,13 @@ class TaskViewSet(viewsets.ModelViewSet):
             return Task.objects.none()
         return Task.objects.visible_to(self.request.user)  # type: ignore[arg-type]
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # DRF's list, with the page read as rows (`.values()`: the same statement) rather than as
+        # tasks: building 100 model instances was a fifth of a page's time. (A comment, not a
+        # docstring: the schema would take a docstring for the operation's description.)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().create(request, *args, **kwargs)

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from accounts.models import User
 from accounts.serializers import UserSerializer
 from common.renderers import FastJSONRenderer
-from tasks.models import Priority, TaskStatus
+from tasks.models import Priority, Task, TaskStatus
 from tasks.serializers import TaskSerializer
 from tests.factories import TaskFactory, UserFactory
 
@@ -33,6 +33,16 @@ def test_fast_representation_matches_drf_field_by_field(user: User, fields: dict
     standard = FastJSONRenderer().render(serializers.ModelSerializer.to_representation(TaskSerializer(), task))
     assert orjson.loads(fast) == orjson.loads(standard)
     assert set(orjson.loads(fast)) == set(TaskSerializer.Meta.fields)
+
+
+@pytest.mark.parametrize(
+    "fields", [{}, {"status": TaskStatus.DONE, "completed_at": timezone.now(), "due_date": date(2026, 1, 2)}]
+)
+def test_a_list_pages_row_renders_exactly_as_its_task(user: User, fields: dict[str, object]) -> None:
+    task = TaskFactory.create(owner=user, **fields)
+    task.refresh_from_db()
+    row = Task.objects.filter(pk=task.pk).values().get()  # how the list reads its page
+    assert FastJSONRenderer().render(TaskSerializer(row).data) == FastJSONRenderer().render(TaskSerializer(task).data)
 
 
 def test_times_are_written_in_utc_with_z(user: User) -> None:
