@@ -79,9 +79,12 @@ def send_password_reset_email(user_id: int, attempt: int = 1) -> None:
 
 @task()
 def send_welcome_email(user_id: int, attempt: int = 1) -> None:
-    """Sent at most once per user, however often the job runs (a worker that died mid-job re-runs it)."""
+    """Sent once per user, however often the job runs: a worker that died mid-job re-runs it, and the
+    re-run sends the mail unless the dead run had sent it (only a death in the instant between the
+    mail server's acceptance and the mark sends it twice)."""
     user = User.objects.active().filter(pk=user_id).first()
-    if user is None or not User.objects.claim_welcome_email(user_id):
+    abandoned_before = timezone.now() - timedelta(seconds=settings.JOB_MAX_RUN_SECONDS)
+    if user is None or not User.objects.claim_welcome_email(user_id, abandoned_before=abandoned_before):
         return
     context = {"user": user, "reset_link": links.password_reset_link(user)}
     _send(
@@ -93,6 +96,7 @@ def send_welcome_email(user_id: int, attempt: int = 1) -> None:
         user_id=user_id,
         attempt=attempt,
     )
+    User.objects.mark_welcome_email_sent(user_id)
 
 
 @task()

@@ -42,18 +42,25 @@ class UserQuerySet(models.QuerySet["User"]):
         live = RefreshTokenFamily.objects.live(now=now).filter(pk=session_id, user=models.OuterRef("pk"))
         return self.annotate(session_live=models.Exists(live))
 
-    def claim_welcome_email(self, user_id: int) -> bool:
-        """Mark the user's welcome mail as sent, unless it already is; whether this call marked it.
+    def claim_welcome_email(self, user_id: int, *, abandoned_before: datetime) -> bool:
+        """Take on the user's welcome mail for this run; whether this call took it.
 
-        One atomic UPDATE, so of two runs of the job (a worker re-running it) only one sends.
+        Not when it was sent, nor while another run holds it: one atomic UPDATE, so of two runs of
+        the job only one sends. A claim made before `abandoned_before` belongs to a run that died
+        (no run lasts that long), so it is taken over and the mail is not lost.
         """
-        return bool(
-            self.filter(pk=user_id, welcome_email_sent_at__isnull=True).update(welcome_email_sent_at=timezone.now())
+        unclaimed = models.Q(welcome_email_claimed_at__isnull=True) | models.Q(
+            welcome_email_claimed_at__lt=abandoned_before
         )
+        claimable = self.filter(unclaimed, pk=user_id, welcome_email_sent_at__isnull=True)
+        return bool(claimable.update(welcome_email_claimed_at=timezone.now()))
+
+    def mark_welcome_email_sent(self, user_id: int) -> None:
+        self.filter(pk=user_id).update(welcome_email_sent_at=timezone.now())
 
     def release_welcome_email(self, user_id: int) -> None:
         """The mail could not be sent after all: let the next attempt send it."""
-        self.filter(pk=user_id).update(welcome_email_sent_at=None)
+        self.filter(pk=user_id).update(welcome_email_claimed_at=None)
 
 
 # django-stubs cannot type a dynamic base class; the methods are typed on `UserQuerySet`.

@@ -37,8 +37,11 @@ class User(AbstractBaseUser):
     # Set when the user deletes their account: it is deactivated at once and erased by the
     # maintenance job after ACCOUNT_DELETION_GRACE_DAYS.
     deletion_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # When the welcome mail was sent (or is being sent): the job may run twice, the mail goes once.
+    # When the welcome mail was sent, and when a run of its job took it on: the job may run twice
+    # (a worker that died mid-send), the mail goes once, and a run that died before sending it does
+    # not stop the next run from sending it.
     welcome_email_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    welcome_email_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
     # Not a column: whether the session an access token names is live, where the user was loaded

@@ -1,15 +1,18 @@
 """Every answer under /api/ is JSON, bad input is a 4xx, and a refused request writes nothing."""
 
+import io
 import json
 
 import pytest
-from django.db import InterfaceError, OperationalError
+from django.core.signals import request_finished, request_started
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from accounts.tokens import issue_token_pair
 from common.exceptions import PROBLEM_TYPES
 from common.middleware import JSONErrorsForAPIMiddleware
 from tasks.models import Task
@@ -223,3 +226,53 @@ def test_validation_problems_keep_each_failing_field(user_client: APIClient) -> 
     body = assert_problem(user_client.post("/api/v1/tasks/", {"title": ""}), 400)
     assert body["title"] == "Invalid input"
     assert set(body["errors"]) == {"title"}
+
+
+def call_wsgi(path: str, method: str, body: bytes, headers: dict[str, str]) -> tuple[str, bytes]:
+    """The app as gunicorn calls it with a chunked body: decoded in `wsgi.input`, no CONTENT_LENGTH."""
+    from wsgiref.util import setup_testing_defaults
+
+    from config.wsgi import application
+
+    environ: dict[str, object] = {"REQUEST_METHOD": method, "PATH_INFO": path, "HTTP_HOST": "testserver"}
+    environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    environ.update({f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()})
+    environ["CONTENT_TYPE"] = headers.get("Content-Type", "application/json")
+    setup_testing_defaults(environ)
+    environ["wsgi.input"] = io.BytesIO(body)
+    statuses: list[str] = []
+    # As Django's test client does: the test's database connection must outlive the request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        response = application(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        body = b"".join(response)
+        response.close()  # type: ignore[attr-defined]
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return statuses[0], body
+
+
+def test_a_chunked_body_is_read_not_taken_for_empty(user: User) -> None:
+    """Without Content-Length, Django reads no body at all: a PATCH answered 200 and changed nothing."""
+    task = TaskFactory.create(owner=user, title="before")
+    bearer = {"Authorization": f"Bearer {issue_token_pair(user).access_token}"}
+
+    status, _ = call_wsgi(f"/api/v1/tasks/{task.pk}/", "PATCH", b'{"title": "after"}', bearer)
+    assert status.startswith("200")
+    task.refresh_from_db()
+    assert task.title == "after"
+
+    status, _ = call_wsgi("/api/v1/tasks/", "POST", b'{"title": "chunked"}', bearer)
+    assert status.startswith("201")
+    assert Task.objects.filter(title="chunked", owner=user).exists()
+
+
+def test_a_chunked_body_over_the_size_limit_is_413(user: User, settings: Settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    bearer = {"Authorization": f"Bearer {issue_token_pair(user).access_token}"}
+    status, body = call_wsgi("/api/v1/tasks/", "POST", json.dumps({"title": "x" * 5000}).encode(), bearer)
+    assert status.startswith("413")
+    assert json.loads(body)["code"] == "payload_too_large"
+    assert Task.objects.count() == 0

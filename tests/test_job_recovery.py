@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 from io import StringIO
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core import mail
@@ -107,6 +108,31 @@ def test_a_welcome_mail_is_sent_once_however_often_its_job_runs() -> None:
     jobs.send_welcome_email.call(user_id=user.pk)  # a re-run after the worker died past the send
     assert [message.to for message in mail.outbox] == [[user.email]]
     assert User.objects.get(pk=user.pk).welcome_email_sent_at is not None
+
+
+class WorkerKilled(BaseException):
+    """What the job sees of SIGKILL: it stops where it is, and no `except Exception` runs."""
+
+
+def test_a_welcome_mail_whose_worker_died_while_sending_is_sent_by_the_rerun(monkeypatch: pytest.MonkeyPatch) -> None:
+    user = UserFactory.create()
+    result = jobs.send_welcome_email.enqueue(user_id=user.pk)
+    real_send = jobs.deliver
+
+    def killed(message: Any) -> None:
+        raise WorkerKilled
+
+    monkeypatch.setattr(jobs, "deliver", killed)
+    started = timezone.now() - timedelta(minutes=11)
+    with mock.patch("django.utils.timezone.now", return_value=started), pytest.raises(WorkerKilled):
+        jobs.send_welcome_email.call(user_id=user.pk)
+    killed_mid_job(result.id, minutes_ago=11)
+
+    monkeypatch.setattr(jobs, "deliver", real_send)
+    run_worker()
+
+    assert DBTaskResult.objects.get(id=result.id).status == "SUCCESSFUL"
+    assert [message.to for message in mail.outbox] == [[user.email]]
 
 
 def test_a_welcome_mail_that_failed_is_sent_by_the_next_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
