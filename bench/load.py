@@ -13,23 +13,22 @@ p50/p99/max latency per kind of request (as the client saw it, queueing included
 
 from __future__ import annotations
 
+import argparse
+import csv
+import json
+import os
+import resource
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # import `bench.harness` from the root: in bench/, `common` is not the project's app
-
-import argparse  # noqa: E402
-import csv  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import resource  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 
 from bench.harness import (  # noqa: E402
     PYTHON,

@@ -14,35 +14,34 @@ the end, whatever happens. See bench/README.md.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import io
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import psycopg
+from psycopg import pq
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # import `bench.harness` from the root: in bench/, `common` is not the project's app
-
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import dataclasses  # noqa: E402
-import datetime as dt  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Iterator, Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from dataclasses import field as dataclass_field  # noqa: E402
-from importlib.metadata import version  # noqa: E402
-from typing import Any  # noqa: E402
-from urllib.parse import urlencode  # noqa: E402
-
-import psycopg  # noqa: E402
-from psycopg import pq  # noqa: E402
 
 from bench.harness import (  # noqa: E402
     SEARCH_WORD,

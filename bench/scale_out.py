@@ -32,29 +32,28 @@ test cannot run. Everything it started is stopped, and the database dropped, wha
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
+import psycopg
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # import `bench.harness` from the root: in bench/, `common` is not the project's app
-
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-
-import httpx  # noqa: E402
-import psycopg  # noqa: E402
-import redis  # noqa: E402
 
 from bench.harness import (  # noqa: E402
     BenchError,
