@@ -99,8 +99,14 @@ def run_locust(
     log = csv_prefix.with_suffix(".log")
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env | (extra_env or {}), stdout=output, stderr=output)
-        _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0 or not csv_prefix.with_name(csv_prefix.name + "_stats.csv").exists():
+        try:
+            _, status, usage = os.wait4(process.pid, 0)  # its own CPU time, as it exits
+            process.returncode = os.waitstatus_to_exitcode(status)
+        finally:
+            if process.returncode is None:  # interrupted: stop Locust too
+                process.kill()
+                process.wait()
+    if process.returncode != 0 or not csv_prefix.with_name(csv_prefix.name + "_stats.csv").exists():
         raise BenchError(f"locust failed:\n{log.read_text(errors='replace')[-3000:]}")
     return usage.ru_utime + usage.ru_stime
 
