@@ -305,11 +305,11 @@ def answer_checks(result: PassResult, phases: Phases) -> list[Check]:
 def health_checks(result: PassResult) -> list[Check]:
     """`/health/ready` names the database while it is down, and is 200 once the app recovered."""
     timeline, recovered = result.timeline, result.timeline.recovered
-    # Asked and answered while PostgreSQL was down (stopped, and not yet accepting again): a poll
-    # sent just before the stop may still have found the database up.
-    # `pg_ctl start` returns once the server accepts connections, so the outage ends when the
-    # start was requested, not when the command returned.
-    down = [p for p in result.polls if timeline.stopped <= p.started and p.ended <= timeline.start_requested]
+    # Asked once the stop was requested (PostgreSQL refuses new connections from its signal on; a
+    # poll sent before may have found the database up) and answered before the start was requested
+    # (`pg_ctl start` returns once the server accepts connections). With the pool, a probe waits
+    # seconds for a connection: one sent after `pg_ctl stop` began but before it returned counts too.
+    down = [p for p in result.polls if timeline.stop_requested <= p.started and p.ended <= timeline.start_requested]
     up = [p for p in result.polls if recovered is not None and p.started > recovered]
     slowest = max((p.ended - p.started for p in down), default=float("nan"))
     named = ", ".join(sorted({str(database_check(p)) for p in down}))
