@@ -65,13 +65,13 @@ from bench.fault_scenarios import (  # noqa: E402
 from bench.harness import (  # noqa: E402
     BenchError,
     Gunicorn,
-    cleanup_on_signals,
     port_is_free,
     production_env,
     say,
     seed,
     setup_django,
     token_pair,
+    verdict,
 )
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -474,32 +474,30 @@ def main() -> int:
     cluster = Cluster(Path(tempfile.mkdtemp(prefix="bench-fault-")), args.pg_port)
     # The machine's Redis for the scenarios that do not stop it; the redis scenario starts its own.
     env = production_env(cluster.url(DATABASE))
-    with cleanup_on_signals():
-        try:
-            cluster.init()
-            cluster.start()
-            cluster.create_database(DATABASE)
-            setup_django(env)
-            writers, scenario_users = accounts("fault", WRITERS), accounts("scenario", 4)
-            say(
-                f"throwaway PostgreSQL on 127.0.0.1:{args.pg_port} in {cluster.directory}; gunicorn on port "
-                f"{args.port}, 2 sync workers, DEBUG off, rate limits off (THROTTLE_* set empty)"
-            )
-            results = []
-            if "restart" in args.scenarios:
-                say(f"scenario restart: pg_ctl stop -m {args.stop_mode}, then start, under writes")
-                results += [report(run_pass(name, cluster, env, args, writers)) for name in args.passes]
-            for name in args.scenarios:
-                if name != "restart":
-                    results.append(SCENARIOS[name](cluster, env, args, scenario_users, PASSWORD))
-            passed = all(results)
-            say("PASS" if passed else "FAIL: see the checks above")
-            return 0 if passed else 1
-        except BenchError as exc:
-            say(f"ERROR: {exc}")
-            return 2
-        finally:
-            cluster.destroy()
+
+    def run() -> bool:
+        cluster.init()
+        cluster.start()
+        cluster.create_database(DATABASE)
+        setup_django(env)
+        writers, scenario_users = accounts("fault", WRITERS), accounts("scenario", 4)
+        say(
+            f"throwaway PostgreSQL on 127.0.0.1:{args.pg_port} in {cluster.directory}; gunicorn on port "
+            f"{args.port}, 2 sync workers, DEBUG off, rate limits off (THROTTLE_* set empty)"
+        )
+        results = []
+        if "restart" in args.scenarios:
+            say(f"scenario restart: pg_ctl stop -m {args.stop_mode}, then start, under writes")
+            results += [report(run_pass(name, cluster, env, args, writers)) for name in args.passes]
+        for name in args.scenarios:
+            if name != "restart":
+                results.append(SCENARIOS[name](cluster, env, args, scenario_users, PASSWORD))
+        return all(results)
+
+    def clean_up() -> None:
+        cluster.destroy()
+
+    return verdict(run, clean_up, failure="see the checks above")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -58,6 +59,22 @@ def cleanup_on_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def verdict(run: Callable[[], bool], clean_up: Callable[[], None], *, failure: str) -> int:
+    """A checking script's exit status: 0 when `run` finds every check held (PASS), 1 when one did
+    not (FAIL: `failure`), 2 when the script could not run (ERROR). `clean_up` runs whatever happens,
+    Ctrl-C, SIGTERM and SIGHUP included."""
+    with cleanup_on_signals():
+        try:
+            passed = run()
+            say("PASS" if passed else f"FAIL: {failure}")
+            return 0 if passed else 1
+        except BenchError as exc:
+            say(f"ERROR: {exc}")
+            return 2
+        finally:
+            clean_up()
 
 
 # Databases ----------------------------------------------------------------------------------------
@@ -128,6 +145,7 @@ def setup_django(env: Mapping[str, str]) -> None:
 
     django.setup()
     logging.disable(logging.INFO)  # request and security-event lines would flood the output
+    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic here
     call_command("migrate", interactive=False, verbosity=0)
 
 

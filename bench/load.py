@@ -35,7 +35,6 @@ from bench.harness import (  # noqa: E402
     SEARCH_WORD,
     BenchError,
     Gunicorn,
-    cleanup_on_signals,
     create_database,
     database_url,
     drop_database,
@@ -44,6 +43,7 @@ from bench.harness import (  # noqa: E402
     seed,
     setup_django,
     token_pair,
+    verdict,
 )
 
 PASSWORD = "bench-load-password-1"  # noqa: S105 (the seeded accounts' password, not a secret)
@@ -212,40 +212,39 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
     env = production_env(database_url(database))
     server = Gunicorn(env, args.port, workdir / "gunicorn.log")
-    with cleanup_on_signals():
-        try:
-            create_database(database)
-            say(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
-            say(f"database {database}: migrating and seeding {args.clients} users x {TASKS_PER_USER} tasks")
-            accounts = accounts_file(env, workdir / "accounts.json", prefix="load", users=args.clients)
-            children_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
-            server.start()
-            say(
-                f"gunicorn on {server.url}: 2 sync workers, DEBUG off, rate limits off (THROTTLE_* set empty); "
-                f"{args.clients} clients (Locust users) for {args.duration:.0f} s"
-            )
-            say("mix: " + ", ".join(f"{kind} {weight / sum(MIX.values()):.1%}" for kind, weight in MIX.items()))
-            started = time.monotonic()
-            client_cpu = run_locust(server.url, accounts, workdir / "load", users=args.clients, duration=args.duration)
-            elapsed = time.monotonic() - started
-            server.stop()
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            server_cpu = after.ru_utime + after.ru_stime - children_cpu.ru_utime - children_cpu.ru_stime - client_cpu
-            ok = report(*read_stats(workdir / "load"), server)
-            say(
-                f"CPU seconds over {elapsed:.1f} s on {os.cpu_count()} cores: clients {client_cpu:.1f} (Locust, "
-                f"startup included), gunicorn {server_cpu:.1f} (master and every worker; PostgreSQL not counted)"
-            )
-            say(f"load average after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
-            say("PASS" if ok else "FAIL: 5xx answers, socket errors or errors in simulated users (see above)")
-            return 0 if ok else 1
-        except BenchError as exc:
-            say(f"ERROR: {exc}")
-            return 2
-        finally:
-            server.stop()
-            drop_database(database)
-            shutil.rmtree(workdir, ignore_errors=True)
+
+    def run() -> bool:
+        create_database(database)
+        say(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+        say(f"database {database}: migrating and seeding {args.clients} users x {TASKS_PER_USER} tasks")
+        accounts = accounts_file(env, workdir / "accounts.json", prefix="load", users=args.clients)
+        children_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server.start()
+        say(
+            f"gunicorn on {server.url}: 2 sync workers, DEBUG off, rate limits off (THROTTLE_* set empty); "
+            f"{args.clients} clients (Locust users) for {args.duration:.0f} s"
+        )
+        say("mix: " + ", ".join(f"{kind} {weight / sum(MIX.values()):.1%}" for kind, weight in MIX.items()))
+        started = time.monotonic()
+        client_cpu = run_locust(server.url, accounts, workdir / "load", users=args.clients, duration=args.duration)
+        elapsed = time.monotonic() - started
+        server.stop()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server_cpu = after.ru_utime + after.ru_stime - children_cpu.ru_utime - children_cpu.ru_stime - client_cpu
+        ok = report(*read_stats(workdir / "load"), server)
+        say(
+            f"CPU seconds over {elapsed:.1f} s on {os.cpu_count()} cores: clients {client_cpu:.1f} (Locust, "
+            f"startup included), gunicorn {server_cpu:.1f} (master and every worker; PostgreSQL not counted)"
+        )
+        say(f"load average after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+        return ok
+
+    def clean_up() -> None:
+        server.stop()
+        drop_database(database)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    return verdict(run, clean_up, failure="5xx answers, socket errors or errors in simulated users (see above)")
 
 
 if __name__ == "__main__":

@@ -58,13 +58,13 @@ sys.path[0] = str(ROOT)  # import `bench.harness` from the root: in bench/, `com
 from bench.harness import (  # noqa: E402
     BenchError,
     Gunicorn,
-    cleanup_on_signals,
     create_database,
     database_url,
     drop_database,
     port_is_free,
     production_env,
     say,
+    verdict,
 )
 from bench.load import (  # noqa: E402
     EXPECTED_STATUS,
@@ -606,72 +606,71 @@ def main() -> int:
         GUNICORN_GRACEFUL_TIMEOUT="25",
     )
     instances = [Gunicorn(env, port, workdir / f"app{n}.log") for n, port in enumerate(instance_ports, 1)]
-    with cleanup_on_signals():
-        try:
-            require_programs()
-            busy = [port for port in (balancer.port, *instance_ports, pgbouncer.port) if not port_is_free(port)]
-            if busy:
-                raise BenchError(f"ports already in use on 127.0.0.1: {busy}")
-            say(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
-            create_database(database)
-            say(f"database {database}: migrating and seeding {args.clients} users x {TASKS_PER_USER} tasks")
-            # Migrations and the seed talk to PostgreSQL directly.
-            direct = env | {"DATABASE_URL": database_url(database), "DATABASE_PGBOUNCER": "false"}
-            accounts = accounts_file(direct, workdir / "accounts.json", prefix="scale", users=args.clients)
-            pgbouncer.start()
-            cache.flushdb()  # DB 14 is this test's own: rate-limit counters start from zero
-            for instance in instances:
+
+    def run() -> bool:
+        require_programs()
+        busy = [port for port in (balancer.port, *instance_ports, pgbouncer.port) if not port_is_free(port)]
+        if busy:
+            raise BenchError(f"ports already in use on 127.0.0.1: {busy}")
+        say(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+        create_database(database)
+        say(f"database {database}: migrating and seeding {args.clients} users x {TASKS_PER_USER} tasks")
+        # Migrations and the seed talk to PostgreSQL directly.
+        direct = env | {"DATABASE_URL": database_url(database), "DATABASE_PGBOUNCER": "false"}
+        accounts = accounts_file(direct, workdir / "accounts.json", prefix="scale", users=args.clients)
+        pgbouncer.start()
+        cache.flushdb()  # DB 14 is this test's own: rate-limit counters start from zero
+        for instance in instances:
+            instance.start()
+        balancer.write_config()
+        balancer.start()
+        for name in ("app1", "app2", "app3"):
+            balancer.wait_up(name)
+        say(
+            f"HAProxy on 127.0.0.1:{balancer.port} -> 3 gunicorn instances (2 sync workers each) on "
+            f"{', '.join(map(str, instance_ports))} -> PgBouncer :{args.pgbouncer_port} (transaction mode, "
+            f"pool {POOL_SIZE}) -> PostgreSQL :5432; Redis {REDIS_URL}"
+        )
+        say(
+            f"{args.clients} clients (Locust users) for {args.duration:.0f} s; SIGKILL app1 at {KILL_AT:.0f} s, "
+            f"start it at {RESTART_AT:.0f} s; graceful restart of app2 at {GRACEFUL_AT:.0f} s"
+        )
+        timeline = Timeline(instances, balancer)
+        started, journal = workdir / "started", workdir / "journal.json"
+        threading.Thread(target=timeline.run, args=(started,), daemon=True).start()
+        stop_sampling, peak = threading.Event(), [0]
+        sampler = threading.Thread(target=sample_connections, args=(database, stop_sampling, peak), daemon=True)
+        sampler.start()
+        hooks = {"BENCH_STARTED": str(started), "BENCH_JOURNAL": str(journal)}
+        host = f"http://127.0.0.1:{balancer.port}"
+        run_locust(host, accounts, workdir / "load", users=args.clients, duration=args.duration, extra_env=hooks)
+        stop_sampling.set()
+        sampler.join(5)
+        for instance in instances:
+            if instance.process is None:
                 instance.start()
-            balancer.write_config()
-            balancer.start()
-            for name in ("app1", "app2", "app3"):
-                balancer.wait_up(name)
-            say(
-                f"HAProxy on 127.0.0.1:{balancer.port} -> 3 gunicorn instances (2 sync workers each) on "
-                f"{', '.join(map(str, instance_ports))} -> PgBouncer :{args.pgbouncer_port} (transaction mode, "
-                f"pool {POOL_SIZE}) -> PostgreSQL :5432; Redis {REDIS_URL}"
-            )
-            say(
-                f"{args.clients} clients (Locust users) for {args.duration:.0f} s; SIGKILL app1 at {KILL_AT:.0f} s, "
-                f"start it at {RESTART_AT:.0f} s; graceful restart of app2 at {GRACEFUL_AT:.0f} s"
-            )
-            timeline = Timeline(instances, balancer)
-            started, journal = workdir / "started", workdir / "journal.json"
-            threading.Thread(target=timeline.run, args=(started,), daemon=True).start()
-            stop_sampling, peak = threading.Event(), [0]
-            sampler = threading.Thread(target=sample_connections, args=(database, stop_sampling, peak), daemon=True)
-            sampler.start()
-            hooks = {"BENCH_STARTED": str(started), "BENCH_JOURNAL": str(journal)}
-            host = f"http://127.0.0.1:{balancer.port}"
-            run_locust(host, accounts, workdir / "load", users=args.clients, duration=args.duration, extra_env=hooks)
-            stop_sampling.set()
-            sampler.join(5)
-            for instance in instances:
-                if instance.process is None:
-                    instance.start()
-            sent, writes = read_journal(journal)
-            limits = login_limit_probe(instances, balancer)
-            checked = check_writes(database, writes)
-            ok = report(workdir / "load", sent, timeline, balancer, checked, limits, peak[0])
-            say(f"load average after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
-            say("PASS" if ok else "FAIL: a goal was missed (see above)")
-            return 0 if ok else 1
-        except BenchError as exc:
-            say(f"ERROR: {exc}")
-            return 2
-        finally:
-            balancer.stop()
-            for instance in instances:
-                instance.stop()
-            if args.logs:
-                args.logs.mkdir(parents=True, exist_ok=True)
-                for log in workdir.glob("*.log"):
-                    shutil.copy(log, args.logs / log.name)
-            pgbouncer.stop()
-            drop_database(database)
-            with contextlib.suppress(redis.RedisError):
-                cache.flushdb()
-            shutil.rmtree(workdir, ignore_errors=True)
+        sent, writes = read_journal(journal)
+        limits = login_limit_probe(instances, balancer)
+        checked = check_writes(database, writes)
+        ok = report(workdir / "load", sent, timeline, balancer, checked, limits, peak[0])
+        say(f"load average after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+        return ok
+
+    def clean_up() -> None:
+        balancer.stop()
+        for instance in instances:
+            instance.stop()
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for log in workdir.glob("*.log"):
+                shutil.copy(log, args.logs / log.name)
+        pgbouncer.stop()
+        drop_database(database)
+        with contextlib.suppress(redis.RedisError):
+            cache.flushdb()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    return verdict(run, clean_up, failure="a goal was missed (see above)")
 
 
 if __name__ == "__main__":
