@@ -38,7 +38,7 @@ import httpx
 import psycopg
 import redis
 
-from bench.harness import PYTHON, ROOT, BenchError, Gunicorn, port_is_free, say
+from bench.harness import PYTHON, ROOT, BenchError, Clock, Gunicorn, port_is_free, say
 
 if TYPE_CHECKING:
     from bench.fault import Cluster
@@ -74,16 +74,6 @@ def status_counts(statuses: Iterable[int | None]) -> str:
     """'200: 12, 503: 3' (None, a request without an answer, as 'socket error')."""
     counts = Counter("socket error" if status is None else str(status) for status in statuses)
     return ", ".join(f"{key}: {count}" for key, count in sorted(counts.items())) or "none"
-
-
-class Clock:
-    """Seconds since the scenario began, shared by every thread."""
-
-    def __init__(self) -> None:
-        self.origin = time.monotonic()
-
-    def now(self) -> float:
-        return time.monotonic() - self.origin
 
 
 @dataclass(frozen=True)

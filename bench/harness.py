@@ -77,6 +77,17 @@ def verdict(run: Callable[[], bool], clean_up: Callable[[], None], *, failure: s
             clean_up()
 
 
+class Clock:
+    """Seconds since `origin` (now, by default) on the wall clock, which another process's times
+    (`time.time()`) can be read on too; shared by a script's threads."""
+
+    def __init__(self, origin: float | None = None) -> None:
+        self.origin = time.time() if origin is None else origin
+
+    def now(self) -> float:
+        return time.time() - self.origin
+
+
 # Databases ----------------------------------------------------------------------------------------
 
 

@@ -57,6 +57,7 @@ sys.path[0] = str(ROOT)  # import `bench.harness` from the root: in bench/, `com
 
 from bench.harness import (  # noqa: E402
     BenchError,
+    Clock,
     Gunicorn,
     create_database,
     database_url,
@@ -89,24 +90,15 @@ SERVER_OPTIONS = (
     "check inter 1s fastinter 250ms downinter 500ms fall 2 rise 2 maxconn 3 "
     "observe layer4 error-limit 1 on-error mark-down"
 )
+CLOCK = Clock()  # the load's: from the moment every simulated user runs (Timeline.run sets it)
 HAPROXY_LOG = re.compile(
     r"^REQ (?P<id>\S+) (?P<server>\S+) (?P<status>-?\d+) (?P<term>\S+) (?P<retries>\S+) (?P<method>\S+)"
 )
 
 
-class Clock:
-    """Seconds since every simulated user was running (the locustfile writes the moment down)."""
-
-    origin = 0.0
-
-    @classmethod
-    def now(cls) -> float:
-        return time.time() - cls.origin
-
-
 @dataclass(frozen=True)
 class Sent:
-    """One request as the client saw it (from the locustfile's journal), on the Clock."""
+    """One request as the client saw it (from the locustfile's journal), on CLOCK."""
 
     request_id: str
     kind: str
@@ -274,17 +266,17 @@ class PgBouncer:
 def graceful_restart(instance: Gunicorn, name: str, balancer: HAProxy, events: list[str]) -> None:
     """Drain, wait for the requests in progress, SIGTERM, start again, and back into the rotation."""
     balancer.command(f"set server app/{name} state drain")
-    events.append(f"{Clock.now():5.1f} s  {name}: drained (no new requests)")
+    events.append(f"{CLOCK.now():5.1f} s  {name}: drained (no new requests)")
     deadline = time.monotonic() + 10
     while balancer.current_sessions(name) and time.monotonic() < deadline:
         time.sleep(0.05)
-    events.append(f"{Clock.now():5.1f} s  {name}: SIGTERM with {balancer.current_sessions(name)} requests in progress")
+    events.append(f"{CLOCK.now():5.1f} s  {name}: SIGTERM with {balancer.current_sessions(name)} requests in progress")
     instance.stop()
-    events.append(f"{Clock.now():5.1f} s  {name}: exited; starting again")
+    events.append(f"{CLOCK.now():5.1f} s  {name}: exited; starting again")
     instance.start()
     balancer.command(f"set server app/{name} state ready")
     balancer.wait_up(name)
-    events.append(f"{Clock.now():5.1f} s  {name}: up again, back in the rotation")
+    events.append(f"{CLOCK.now():5.1f} s  {name}: up again, back in the rotation")
 
 
 @dataclass
@@ -305,28 +297,28 @@ class Timeline:
                 if time.monotonic() > deadline:
                     raise BenchError("the load did not start")
                 time.sleep(0.05)
-            Clock.origin = float(started.read_text())
+            CLOCK.origin = float(started.read_text())
             self._sleep_until(KILL_AT)
-            killed = Clock.now()  # before the signal: a request in flight started before it ended
+            killed = CLOCK.now()  # before the signal: a request in flight started before it ended
             self.instances[0].kill()
-            self.windows["kill"] = (killed, Clock.now())
+            self.windows["kill"] = (killed, CLOCK.now())
             self.events.append(f"{killed:5.1f} s  app1: SIGKILL (master and both workers)")
             self._sleep_until(RESTART_AT)
-            self.events.append(f"{Clock.now():5.1f} s  app1: starting again")
+            self.events.append(f"{CLOCK.now():5.1f} s  app1: starting again")
             self.instances[0].start()
             self.balancer.wait_up("app1")
-            self.events.append(f"{Clock.now():5.1f} s  app1: up again (health checks pass)")
-            self.windows["sigkill"] = (killed, Clock.now())
+            self.events.append(f"{CLOCK.now():5.1f} s  app1: up again (health checks pass)")
+            self.windows["sigkill"] = (killed, CLOCK.now())
             self._sleep_until(GRACEFUL_AT)
-            began = Clock.now()
+            began = CLOCK.now()
             graceful_restart(self.instances[1], "app2", self.balancer, self.events)
-            self.windows["graceful"] = (began, Clock.now())
+            self.windows["graceful"] = (began, CLOCK.now())
         except Exception as exc:  # reported, and fails the run
             self.error = f"{type(exc).__name__}: {exc}"
 
     @staticmethod
     def _sleep_until(moment: float) -> None:
-        time.sleep(max(0.0, moment - Clock.now()))
+        time.sleep(max(0.0, moment - CLOCK.now()))
 
 
 def sample_connections(database: str, stop: threading.Event, peak: list[int]) -> None:
@@ -358,10 +350,10 @@ class Writes:
 
 
 def read_journal(path: Path) -> tuple[list[Sent], list[Writes]]:
-    """The locustfile's journal: every request, on the Clock, and each user's writes."""
+    """The locustfile's journal: every request, on CLOCK, and each user's writes."""
     journal = json.loads(path.read_text())
     sent = [
-        Sent(rid, kind, method, start - Clock.origin, end - Clock.origin, status)
+        Sent(rid, kind, method, start - CLOCK.origin, end - CLOCK.origin, status)
         for rid, kind, method, start, end, status in journal["requests"]
     ]
     writes = [
