@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 8001
 DEMO_PORT ?= 3000
 
-.PHONY: run demo test lint format typecheck check-containers check-kubernetes pytest bench scale-out fuzz scale load fault schema schema-check client install install-dev clean
+.PHONY: run demo test lint format typecheck check-containers check-kubernetes pytest bench scale-out fuzz scale load fault schema schema-check client install install-dev install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ $(VENV)/.installed-dev: requirements/base.txt requirements/dev.txt | $(BIN)/pyth
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	touch $@ $(VENV)/.installed-base
 
+# Locust, for make load and make scale-out only: make test's install stays lean.
+$(VENV)/.installed-bench: requirements/base.txt requirements/dev.txt requirements/bench.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/bench.txt
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed-base
+
 install: $(VENV)/.installed-base
 install-dev: $(VENV)/.installed-dev
+install-bench: $(VENV)/.installed-bench
 
 ## run: install, migrate, seed the admin and serve on http://localhost:8001 (DEBUG on, SQLite unless DATABASE_URL is set)
 run: export DEBUG ?= true
@@ -77,8 +83,8 @@ fuzz: install-dev
 scale: install-dev
 	$(BIN)/python bench/scale.py
 
-## load: 64 clients for 60 s on a mixed workload against gunicorn (fresh database on 127.0.0.1:5432, rate limits off)
-load: install-dev
+## load: 64 Locust users for 60 s on a mixed workload against gunicorn (fresh database on 127.0.0.1:5432, rate limits off)
+load: install-bench
 	$(BIN)/python bench/load.py $(LOAD_ARGS)
 
 ## fault: on a throwaway PostgreSQL (port 5544): restart it, stop Redis, kill a job worker, lock a table, all under load; each scenario PASS or FAIL
@@ -86,7 +92,7 @@ fault: install-dev
 	$(BIN)/python bench/fault.py $(FAULT_ARGS)
 
 ## scale-out: 3 gunicorn instances behind HAProxy, PgBouncer, one Redis; 64 clients for 60 s, one instance killed, one restarted gracefully
-scale-out: install-dev
+scale-out: install-bench
 	$(BIN)/python bench/scale_out.py $(SCALE_OUT_ARGS)
 
 ## schema: regenerate the committed OpenAPI schema (openapi.yaml) from the code

@@ -9,13 +9,14 @@ a job worker killed, a table locked (see there). What follows is the `restart` s
 Starts a throwaway PostgreSQL cluster of its own (initdb into a temporary directory, trust auth,
 127.0.0.1:--pg-port; the machine's cluster is never touched), migrates a database there, seeds one
 account per writer, and for each pass starts the app under gunicorn with production settings and
-no rate limits (the six THROTTLE_* variables set empty):
+no rate limits (every THROTTLE_* variable set empty):
 
 - `persistent`: the default database settings (persistent connections with health checks);
 - `pool`: `DATABASE_POOL=true` (psycopg's connection pool).
 
 A few writer threads create tasks in a loop, recording every answer (status, body, latency, the
-id of every task answered 201), while a poller asks `/health/ready`. Midway the cluster is stopped
+id of every task answered 201), while a poller asks `/health/ready` (the load of
+`bench/fault_scenarios.py`). Midway the cluster is stopped
 (`pg_ctl stop -m fast`; `--stop-mode immediate` for a crash instead), left down for a few seconds,
 and started again. Then it checks:
 
@@ -38,32 +39,39 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psycopg
 
-# `bench/` is a namespace package (no __init__.py), imported from the repository root.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
-from bench.fault_scenarios import SCENARIOS  # noqa: E402
-from bench.load_common import (  # noqa: E402
-    BenchError,
-    Gunicorn,
-    SeededUser,
-    exit_on_sigterm,
-    json_body,
-    manage,
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # import `bench.harness` from the root
+
+from bench.fault_scenarios import (  # noqa: E402
+    SCENARIOS,
+    Account,
+    Answer,
+    Check,
+    Load,
+    create_task,
+    get,
     milliseconds,
     percentile,
+    status_counts,
+    stored_titles,
+)
+from bench.harness import (  # noqa: E402
+    BenchError,
+    Gunicorn,
     port_is_free,
     production_env,
     say,
     seed,
-    status_counts,
+    setup_django,
+    token_pair,
+    verdict,
 )
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -74,8 +82,6 @@ PASSES = {"persistent": {}, "pool": {"DATABASE_POOL": "true"}}
 WRITERS = 4
 WRITER_PAUSE = 0.02  # seconds between a writer's requests
 HEALTH_INTERVAL = 0.25
-REQUEST_TIMEOUT = 20.0  # longer than any answer should take: a timeout is a hang
-MAX_REQUESTS_PER_WRITER = 20_000
 BEFORE_SECONDS = 4.0
 OUTAGE_SECONDS = 5.0
 RECOVERY_TIMEOUT = 20.0  # the app must be creating tasks again this soon after PostgreSQL is back
@@ -83,16 +89,6 @@ AFTER_SECONDS = 4.0
 LOGGED_503 = '"message": "Service Unavailable: '  # django.request's line for each 503
 LOGGED_PROBE = '"message": "Readiness check _database failed"'  # common.health's line for each failed probe
 FAIL_FAST_SECONDS = 5.0  # p99 latency bound during the outage (the app's connect timeout is 3 s)
-
-
-class Clock:
-    """Seconds since the pass began, on the monotonic clock every thread shares."""
-
-    def __init__(self) -> None:
-        self.origin = time.monotonic()
-
-    def now(self) -> float:
-        return time.monotonic() - self.origin
 
 
 class Cluster:
@@ -164,38 +160,6 @@ class Cluster:
             return ""
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """One create: when it was sent and answered (pass clock), and what came back."""
-
-    started: float
-    ended: float
-    title: str
-    status: int | None
-    body: str = ""
-    json_ok: bool = False
-    code: str | None = None
-    retry_after: str | None = None
-    task_id: int | None = None
-    error: str | None = None
-
-    @property
-    def latency(self) -> float:
-        return self.ended - self.started
-
-
-@dataclass(frozen=True)
-class Poll:
-    """One `/health/ready`: its timing, status and what it said of the database."""
-
-    started: float
-    ended: float
-    status: int | None
-    database: str | None = None
-    cache: str | None = None
-    error: str | None = None
-
-
 @dataclass
 class Timeline:
     """When the outage was caused and ended, on the pass clock."""
@@ -207,81 +171,20 @@ class Timeline:
     recovered: float | None = None
 
 
-@dataclass
-class Recorder:
-    """Everything the load threads saw; lists are appended to from several threads."""
-
-    clock: Clock
-    attempts: list[Attempt] = field(default_factory=list)
-    polls: list[Poll] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-
-
-def create_attempt(http: httpx.Client, token: str, title: str, clock: Clock) -> Attempt:
-    """POST one task and record the answer, whatever it is."""
-    started = clock.now()
-    try:
-        response = http.post("/api/v1/tasks/", json={"title": title}, headers={"Authorization": f"Bearer {token}"})
-    except httpx.TransportError as exc:
-        return Attempt(started, clock.now(), title, None, error=f"{type(exc).__name__}: {exc}")
-    ended = clock.now()
-    body = json_body(response)
-    is_dict = isinstance(body, dict)
-    return Attempt(
-        started,
-        ended,
-        title,
-        response.status_code,
-        body=response.text[:300],
-        json_ok=is_dict,
-        code=body.get("code") if is_dict else None,
-        retry_after=response.headers.get("retry-after"),
-        task_id=body.get("id") if is_dict and response.status_code == httpx.codes.CREATED else None,
-    )
-
-
-def write_loop(recorder: Recorder, base_url: str, user: SeededUser, prefix: str) -> None:
-    """A writer: create tasks until told to stop (or the request bound is reached)."""
-    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT) as http:
-        for sequence in range(MAX_REQUESTS_PER_WRITER):
-            if recorder.stop.is_set():
-                return
-            recorder.attempts.append(create_attempt(http, user.access_token, f"{prefix}-{sequence}", recorder.clock))
-            recorder.stop.wait(WRITER_PAUSE)
-
-
-def poll_loop(recorder: Recorder, base_url: str) -> None:
-    """Ask `/health/ready` every HEALTH_INTERVAL seconds until told to stop."""
-    limit = int(600 / HEALTH_INTERVAL)
-    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT) as http:
-        for _ in range(limit):
-            if recorder.stop.is_set():
-                return
-            started = recorder.clock.now()
-            try:
-                response = http.get("/health/ready")
-            except httpx.TransportError as exc:
-                recorder.polls.append(Poll(started, recorder.clock.now(), None, error=f"{type(exc).__name__}: {exc}"))
-            else:
-                body = json_body(response)
-                checks = body.get("checks", {}) if isinstance(body, dict) else {}
-                ended = recorder.clock.now()
-                recorder.polls.append(
-                    Poll(started, ended, response.status_code, checks.get("database"), checks.get("cache"))
-                )
-            recorder.stop.wait(HEALTH_INTERVAL)
-
-
-def wait_for_recovery(recorder: Recorder, since: float, timeout: float) -> float | None:
-    """The pass time of the first create sent after `since` that was answered 201, waiting up to `timeout`."""
+def wait_for_recovery(load: Load, since: float, timeout: float) -> float | None:
+    """The time of the first create sent after `since` that was answered 201, waiting up to `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        attempts = list(recorder.attempts)
-        created = [a.ended for a in attempts if a.started >= since and a.status == httpx.codes.CREATED]
+        created = [a.ended for a in list(load.answers) if a.kind == "create" and a.started >= since and a.status == 201]
         if created:
             return min(created)
         time.sleep(0.1)
     return None
+
+
+def database_check(poll: Answer) -> str | None:
+    """What `/health/ready` said of the database."""
+    return poll.body.get("checks", {}).get("database") if isinstance(poll.body, dict) else None
 
 
 @dataclass
@@ -290,82 +193,59 @@ class PassResult:
 
     name: str
     timeline: Timeline
-    attempts: list[Attempt]
-    polls: list[Poll]
+    attempts: list[Answer]  # creates
+    polls: list[Answer]  # /health/ready
     stored: dict[int, str]  # id -> title of this pass's tasks in the database
     log_problems: list[str]  # error lines of the server's log, other than those expected in an outage
     logged: tuple[int, int]  # ERROR lines of django.request for 503s, and of failed readiness probes
 
 
 def run_pass(
-    name: str, cluster: Cluster, env: dict[str, str], args: argparse.Namespace, users: list[SeededUser]
+    name: str, cluster: Cluster, env: dict[str, str], args: argparse.Namespace, users: list[Account]
 ) -> PassResult:
     """Start the app, load it, restart PostgreSQL midway, stop; everything recorded."""
-    server = Gunicorn({**env, **PASSES[name]}, args.port, cluster.directory / f"gunicorn-{name}.log")
-    recorder = Recorder(Clock())
+    server = Gunicorn(env | PASSES[name], args.port, cluster.directory / f"gunicorn-{name}.log")
+    load = Load(server.url)
+    for index, user in enumerate(users):
+        load.add("create", create_task(user, f"fault-{name}-{index}"), WRITER_PAUSE, title=f"fault-{name}-{index}")
+    load.add("ready", get("/health/ready"), HEALTH_INTERVAL)
     timeline = Timeline()
-    threads = [
-        threading.Thread(target=write_loop, args=(recorder, server.base_url, user, f"fault-{name}-{index}"))
-        for index, user in enumerate(users)
-    ]
-    threads.append(threading.Thread(target=poll_loop, args=(recorder, server.base_url)))
-    for thread in threads:
-        thread.daemon = True
     try:
         server.start()
-        recorder.clock = Clock()
-        for thread in threads:
-            thread.start()
+        load.start()
         time.sleep(BEFORE_SECONDS)
-        timeline.stop_requested = recorder.clock.now()
+        timeline.stop_requested = load.clock.now()
         cluster.stop(args.stop_mode)
-        timeline.stopped = recorder.clock.now()
+        timeline.stopped = load.clock.now()
         time.sleep(OUTAGE_SECONDS)
-        timeline.start_requested = recorder.clock.now()
+        timeline.start_requested = load.clock.now()
         cluster.start()
-        timeline.started = recorder.clock.now()
-        timeline.recovered = wait_for_recovery(recorder, timeline.started, RECOVERY_TIMEOUT)
+        timeline.started = load.clock.now()
+        timeline.recovered = wait_for_recovery(load, timeline.started, RECOVERY_TIMEOUT)
         time.sleep(AFTER_SECONDS)
     finally:
-        recorder.stop.set()
-        for thread in threads:
-            thread.join(timeout=REQUEST_TIMEOUT + 5)
+        answers = load.finish()
         if not cluster.running:
             cluster.start()
         server.stop()
-    stored = stored_tasks(cluster, f"fault-{name}-")
+    stored = stored_titles(cluster, f"fault-{name}-")
     logged = (server.log_count(LOGGED_503), server.log_count(LOGGED_PROBE))
     problems = server.log_problems(expected=(LOGGED_503, LOGGED_PROBE))
-    return PassResult(name, timeline, list(recorder.attempts), list(recorder.polls), stored, problems, logged)
-
-
-def stored_tasks(cluster: Cluster, prefix: str) -> dict[int, str]:
-    """The pass's tasks as the database has them, read directly."""
-    with psycopg.connect(cluster.url(DATABASE), connect_timeout=5) as conn:
-        rows = conn.execute("SELECT id, title FROM tasks_task WHERE title LIKE %s", (prefix + "%",)).fetchall()
-    return dict(rows)
-
-
-@dataclass(frozen=True)
-class Check:
-    """One verdict: what was checked, whether it held, and the numbers behind it."""
-
-    name: str
-    passed: bool
-    detail: str
+    creates, polls = [a for a in answers if a.kind == "create"], [a for a in answers if a.kind == "ready"]
+    return PassResult(name, timeline, creates, polls, stored, problems, logged)
 
 
 @dataclass(frozen=True)
 class Phases:
     """A pass's creates split by when they ran relative to the outage."""
 
-    before: list[Attempt]
-    outage: list[Attempt]  # overlapping [stop requested, PostgreSQL accepting again]
-    after: list[Attempt]
-    after_recovery: list[Attempt]
+    before: list[Answer]
+    outage: list[Answer]  # overlapping [stop requested, PostgreSQL accepting again]
+    after: list[Answer]
+    after_recovery: list[Answer]
 
     @classmethod
-    def split(cls, attempts: Sequence[Attempt], timeline: Timeline) -> Phases:
+    def split(cls, attempts: Sequence[Answer], timeline: Timeline) -> Phases:
         recovered = timeline.recovered
         return cls(
             before=[a for a in attempts if a.ended < timeline.stop_requested],
@@ -375,32 +255,32 @@ class Phases:
         )
 
 
-def is_json_503(attempt: Attempt) -> bool:
+def is_json_503(attempt: Answer) -> bool:
     """A 503 in the API's error shape, with Retry-After."""
     return (
-        attempt.status == httpx.codes.SERVICE_UNAVAILABLE
-        and attempt.json_ok
+        attempt.status == 503
+        and isinstance(attempt.body, dict)
         and attempt.code == "service_unavailable"
         and bool(attempt.retry_after)
     )
 
 
-def example(attempts: Sequence[Attempt]) -> str:
+def example(attempts: Sequence[Answer]) -> str:
     """The first of `attempts`, briefly, for a check's detail."""
     if not attempts:
         return ""
     first = attempts[0]
-    return f"; e.g. {first.status} {first.error or first.body!r}"
+    return f"; e.g. {first.status} {first.error or str(first.body)[:300]!r}"
 
 
 def answer_checks(result: PassResult, phases: Phases) -> list[Check]:
     """Before the outage everything is created; during it, refusals are quick JSON 503s."""
-    refused = [a for a in phases.outage if a.status != httpx.codes.CREATED]
+    refused = [a for a in phases.outage if a.status != 201]
     latencies = [a.latency for a in phases.outage]
     p99, slowest = percentile(latencies, 0.99), max(latencies, default=float("nan"))
-    stray = [a for a in result.attempts if a.status not in (httpx.codes.CREATED, httpx.codes.SERVICE_UNAVAILABLE)]
-    malformed = [a for a in result.attempts if a.status == httpx.codes.SERVICE_UNAVAILABLE and not is_json_503(a)]
-    not_created = [a for a in phases.before if a.status != httpx.codes.CREATED]
+    stray = [a for a in result.attempts if a.status not in (201, 503)]
+    malformed = [a for a in result.attempts if a.status == 503 and not is_json_503(a)]
+    not_created = [a for a in phases.before if a.status != 201]
     return [
         Check(
             "creates before the outage all 201",
@@ -425,25 +305,24 @@ def answer_checks(result: PassResult, phases: Phases) -> list[Check]:
 def health_checks(result: PassResult) -> list[Check]:
     """`/health/ready` names the database while it is down, and is 200 once the app recovered."""
     timeline, recovered = result.timeline, result.timeline.recovered
-    # Asked and answered while PostgreSQL was down (stopped, and not yet accepting again): a poll
-    # sent just before the stop may still have found the database up.
-    # `pg_ctl start` returns once the server accepts connections, so the outage ends when the
-    # start was requested, not when the command returned.
-    down = [p for p in result.polls if timeline.stopped <= p.started and p.ended <= timeline.start_requested]
+    # Asked once the stop was requested (PostgreSQL refuses new connections from its signal on; a
+    # poll sent before may have found the database up) and answered before the start was requested
+    # (`pg_ctl start` returns once the server accepts connections). With the pool, a probe waits
+    # seconds for a connection: one sent after `pg_ctl stop` began but before it returned counts too.
+    down = [p for p in result.polls if timeline.stop_requested <= p.started and p.ended <= timeline.start_requested]
     up = [p for p in result.polls if recovered is not None and p.started > recovered]
     slowest = max((p.ended - p.started for p in down), default=float("nan"))
-    named = ", ".join(sorted({str(p.database) for p in down}))
+    named = ", ".join(sorted({str(database_check(p)) for p in down}))
     return [
         Check(
             "/health/ready 503 naming the database during the outage",
-            bool(down)
-            and all(p.status == httpx.codes.SERVICE_UNAVAILABLE and p.database == "unavailable" for p in down),
+            bool(down) and all(p.status == 503 and database_check(p) == "unavailable" for p in down),
             f"{len(down)} polls: {status_counts(p.status for p in down)}, database: {named}, "
             f"max {milliseconds(slowest)} ms",
         ),
         Check(
             "/health/ready 200 after recovery",
-            bool(up) and all(p.status == httpx.codes.OK and p.database == "ok" for p in up),
+            bool(up) and all(p.status == 200 and database_check(p) == "ok" for p in up),
             f"{len(up)} polls: {status_counts(p.status for p in up)}",
         ),
     ]
@@ -452,7 +331,7 @@ def health_checks(result: PassResult) -> list[Check]:
 def recovery_checks(result: PassResult, phases: Phases) -> list[Check]:
     """Creates succeed again soon after PostgreSQL is back, and keep succeeding."""
     recovered, started = result.timeline.recovered, result.timeline.started
-    failing = [a for a in phases.after_recovery if a.status != httpx.codes.CREATED]
+    failing = [a for a in phases.after_recovery if a.status != 201]
     return [
         Check(
             f"recovers by itself within {RECOVERY_TIMEOUT:.0f} s (gunicorn not restarted)",
@@ -480,17 +359,17 @@ def write_checks(result: PassResult) -> list[Check]:
     ]
 
 
-def poll_runs(polls: Sequence[Poll]) -> str:
+def poll_runs(polls: Sequence[Answer]) -> str:
     """Consecutive polls with the same answer as one run: '3.77-4.04 s: 200 database ok (x2), ...'."""
-    runs: list[tuple[Poll, Poll, int]] = []
+    runs: list[tuple[Answer, Answer, int]] = []
     for poll in polls:
-        if runs and (runs[-1][0].status, runs[-1][0].database) == (poll.status, poll.database):
+        if runs and (runs[-1][0].status, database_check(runs[-1][0])) == (poll.status, database_check(poll)):
             first, _, count = runs[-1]
             runs[-1] = (first, poll, count + 1)
         else:
             runs.append((poll, poll, 1))
     return ", ".join(
-        f"{first.started:.2f}-{last.ended:.2f} s: {first.status} database {first.database} (x{count})"
+        f"{first.started:.2f}-{last.ended:.2f} s: {first.status} database {database_check(first)} (x{count})"
         for first, last, count in runs
     )
 
@@ -514,7 +393,7 @@ def summarize(result: PassResult, phases: Phases) -> None:
     end = timeline.recovered if timeline.recovered is not None else timeline.started
     near = [p for p in result.polls if p.ended >= timeline.stop_requested - 0.5 and p.started <= end + 0.5]
     say(f"  /health/ready around the outage: {poll_runs(near)}")
-    refused = [a for a in result.attempts if a.status != httpx.codes.CREATED]
+    refused = [a for a in result.attempts if a.status != 201]
     if refused:
         say(f"  refusals from {min(a.started for a in refused):.2f} s to {max(a.ended for a in refused):.2f} s")
     if timeline.recovered is not None:
@@ -583,43 +462,42 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def accounts(prefix: str, count: int) -> list[Account]:
+    """`count` seeded accounts (no tasks), each with a session."""
+    users = seed(prefix=prefix, users=count, tasks_per_user=0, password=PASSWORD)
+    return [Account(user.email, token_pair(user)[0]) for user in users]
+
+
 def main() -> int:
     """Set up the cluster, run each pass, report, and always tear down; the exit status."""
     args = parse_args()
-    exit_on_sigterm()
     cluster = Cluster(Path(tempfile.mkdtemp(prefix="bench-fault-")), args.pg_port)
-    # The machine's Redis (a DB index of its own; FAULT_REDIS_URL to choose another) for the
-    # scenarios that do not stop it; the redis scenario starts its own.
-    env = production_env(
-        cluster.url(DATABASE), REDIS_URL=os.environ.get("FAULT_REDIS_URL", "redis://127.0.0.1:6379/13")
-    )
-    try:
+    # The machine's Redis for the scenarios that do not stop it; the redis scenario starts its own.
+    env = production_env(cluster.url(DATABASE))
+
+    def run() -> bool:
         cluster.init()
         cluster.start()
         cluster.create_database(DATABASE)
-        manage("migrate", "--noinput", env=env)
-        users = seed(env, users=WRITERS, tasks_per_user=0, password=PASSWORD, prefix="fault")
+        setup_django(env)
+        writers, scenario_users = accounts("fault", WRITERS), accounts("scenario", 4)
         say(
-            f"throwaway PostgreSQL on 127.0.0.1:{args.pg_port} in {cluster.directory}; gunicorn on port {args.port}, "
-            "2 sync workers, DEBUG off, rate limits off (THROTTLE_* set empty)"
+            f"throwaway PostgreSQL on 127.0.0.1:{args.pg_port} in {cluster.directory}; gunicorn on port "
+            f"{args.port}, 2 sync workers, DEBUG off, rate limits off (THROTTLE_* set empty)"
         )
         results = []
         if "restart" in args.scenarios:
             say(f"scenario restart: pg_ctl stop -m {args.stop_mode}, then start, under writes")
-            results += [report(run_pass(name, cluster, env, args, users)) for name in args.passes]
-        others = [name for name in args.scenarios if name != "restart"]
-        if others:
-            scenario_users = seed(env, users=4, tasks_per_user=0, password=PASSWORD, prefix="scenario")
-            for name in others:
+            results += [report(run_pass(name, cluster, env, args, writers)) for name in args.passes]
+        for name in args.scenarios:
+            if name != "restart":
                 results.append(SCENARIOS[name](cluster, env, args, scenario_users, PASSWORD))
-        passed = all(results)
-        say("PASS" if passed else "FAIL: see the checks above")
-        return 0 if passed else 1
-    except BenchError as exc:
-        say(f"ERROR: {exc}")
-        return 2
-    finally:
+        return all(results)
+
+    def clean_up() -> None:
         cluster.destroy()
+
+    return verdict(run, clean_up, failure="see the checks above")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""`make fault`'s scenarios beside the PostgreSQL restart: Redis stopped, a job worker killed, a table locked.
+"""`make fault`'s load (threads that each send one kind of request in a loop, recording every answer
+on a shared clock) and its scenarios beside the PostgreSQL restart of `bench/fault.py`: Redis
+stopped, a job worker killed, a table locked.
 
 Each runs the app under gunicorn with production settings (2 sync workers) on the throwaway
 PostgreSQL of `bench/fault.py`, puts a bounded load on it from 127.0.0.1, causes its failure,
@@ -19,12 +21,15 @@ completed) and one line per check, and returns whether every check held.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,20 +38,7 @@ import httpx
 import psycopg
 import redis
 
-from bench.load_common import (
-    PYTHON,
-    ROOT,
-    BenchError,
-    Gunicorn,
-    SeededUser,
-    json_body,
-    manage,
-    milliseconds,
-    percentile,
-    port_is_free,
-    say,
-    status_counts,
-)
+from bench.harness import PYTHON, ROOT, BenchError, Clock, Gunicorn, port_is_free, say
 
 if TYPE_CHECKING:
     from bench.fault import Cluster
@@ -59,14 +51,29 @@ LOGIN_FAILURE_LIMIT = 5  # THROTTLE_LOGIN_FAILURES for the Redis scenario, per m
 GUNICORN_WORKERS = 2
 
 
-class Clock:
-    """Seconds since the scenario began, shared by every thread."""
+@dataclass(frozen=True)
+class Account:
+    """A seeded account and the access token of a session opened for it."""
 
-    def __init__(self) -> None:
-        self.origin = time.monotonic()
+    email: str
+    access_token: str
 
-    def now(self) -> float:
-        return time.monotonic() - self.origin
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile of `values`; NaN when there are none."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1] if ordered else math.nan
+
+
+def milliseconds(seconds: float) -> str:
+    """Seconds as milliseconds for a table cell; '-' for NaN."""
+    return "-" if math.isnan(seconds) else f"{seconds * 1000:.1f}"
+
+
+def status_counts(statuses: Iterable[int | None]) -> str:
+    """'200: 12, 503: 3' (None, a request without an answer, as 'socket error')."""
+    counts = Counter("socket error" if status is None else str(status) for status in statuses)
+    return ", ".join(f"{key}: {count}" for key, count in sorted(counts.items())) or "none"
 
 
 @dataclass(frozen=True)
@@ -132,18 +139,21 @@ class Load:
             response = send(http, sequence)
         except httpx.TransportError as exc:
             return Answer(kind, started, self.clock.now(), None, title=title, error=f"{type(exc).__name__}: {exc}")
-        body = json_body(response)
-        is_dict = isinstance(body, dict)
+        body: Any = None
+        if "json" in response.headers.get("content-type", ""):  # application/json, application/problem+json
+            with contextlib.suppress(ValueError):
+                body = response.json()
+        fields = body if isinstance(body, dict) else {}
         return Answer(
             kind,
             started,
             self.clock.now(),
             response.status_code,
-            code=body.get("code") if is_dict else None,
+            code=fields.get("code"),
             retry_after=response.headers.get("retry-after"),
             body=body,
             title=title,
-            task_id=body.get("id") if is_dict and response.status_code == httpx.codes.CREATED else None,
+            task_id=fields.get("id") if response.status_code == httpx.codes.CREATED else None,
         )
 
     def start(self) -> None:
@@ -158,15 +168,15 @@ class Load:
         return list(self.answers)
 
 
-def bearer(user: SeededUser) -> dict[str, str]:
+def bearer(user: Account) -> dict[str, str]:
     return {"Authorization": f"Bearer {user.access_token}"}
 
 
-def create_task(user: SeededUser, prefix: str) -> Callable[[httpx.Client, int], httpx.Response]:
+def create_task(user: Account, prefix: str) -> Callable[[httpx.Client, int], httpx.Response]:
     return lambda http, n: http.post("/api/v1/tasks/", json={"title": f"{prefix}-{n}"}, headers=bearer(user))
 
 
-def get_me(user: SeededUser) -> Callable[[httpx.Client, int], httpx.Response]:
+def get_me(user: Account) -> Callable[[httpx.Client, int], httpx.Response]:
     return lambda http, n: http.get("/api/v1/users/me", headers=bearer(user))
 
 
@@ -299,7 +309,7 @@ class RedisServer:
         return sum(1 for _ in redis.Redis(port=self.port, socket_connect_timeout=1).scan_iter(pattern))
 
 
-def redis_scenario(cluster: Cluster, env: dict[str, str], args: Any, users: list[SeededUser], password: str) -> bool:
+def redis_scenario(cluster: Cluster, env: dict[str, str], args: Any, users: list[Account], password: str) -> bool:
     say(
         f"scenario redis: redis-server on 127.0.0.1:{args.redis_port} stopped for {REDIS_OUTAGE:.0f} s "
         "under a mixed load"
@@ -314,7 +324,7 @@ def redis_scenario(cluster: Cluster, env: dict[str, str], args: Any, users: list
         "CACHE_RETRY_SECONDS": str(CACHE_RETRY_SECONDS),
     }
     server = Gunicorn(scenario_env, args.port, cluster.directory / "gunicorn-redis.log")
-    load = Load(server.base_url)
+    load = Load(server.url)
     load.add("create", create_task(writer, "fault-redis"), 0.05, title="fault-redis")
     load.add("me", get_me(reader), 0.05)
     load.add("login", log_in(account.email, password), 0.5)
@@ -443,7 +453,7 @@ def jobs(cluster: Cluster) -> list[tuple[str, str, str, list[str]]]:
     return [(row[0], row[1], row[2], list(row[3])) for row in rows]
 
 
-def worker_scenario(cluster: Cluster, env: dict[str, str], args: Any, users: list[SeededUser], password: str) -> bool:
+def worker_scenario(cluster: Cluster, env: dict[str, str], args: Any, users: list[Account], password: str) -> bool:
     say("scenario worker: db_worker killed with SIGKILL in the middle of a slow job, then started again")
     scenario_env = {
         **env,
@@ -463,16 +473,15 @@ def worker_scenario(cluster: Cluster, env: dict[str, str], args: Any, users: lis
     try:
         server.start()
         first.start()
-        manage(
-            "shell",
-            "--no-imports",
-            "-c",
+        enqueue = (
             "from bench.jobs import slow_job\n"
-            f"for n in range({SLOW_JOBS}): slow_job.enqueue(seconds={SLOW_JOB_SECONDS}, label=f'slow-{{n}}')",
-            env=scenario_env,
+            f"for n in range({SLOW_JOBS}): slow_job.enqueue(seconds={SLOW_JOB_SECONDS}, label=f'slow-{{n}}')"
         )
+        command = [str(PYTHON), "manage.py", "shell", "--no-imports", "-c", enqueue]
+        if subprocess.run(command, cwd=ROOT, env=scenario_env, capture_output=True, timeout=120).returncode:
+            raise BenchError("could not enqueue the slow jobs")
         statuses = []
-        with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as http:
+        with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT) as http:
             for email in new_emails:
                 body = {"email": email, "password": "fault-new-passphrase-1"}
                 statuses.append(http.post("/api/v1/users/", json=body, headers=bearer(admin)).status_code)
@@ -562,11 +571,11 @@ def wait_for_all_jobs(cluster: Cluster, timeout: float) -> float | None:
 LOCK_BEFORE, LOCK_HELD, LOCK_AFTER = 4.0, 10.0, 5.0
 
 
-def lock_scenario(cluster: Cluster, env: dict[str, str], args: Any, users: list[SeededUser], password: str) -> bool:
+def lock_scenario(cluster: Cluster, env: dict[str, str], args: Any, users: list[Account], password: str) -> bool:
     say(f"scenario lock: tasks_task locked (ACCESS EXCLUSIVE) by another session for {LOCK_HELD:.0f} s under load")
     writer, reader = users[:2]
     server = Gunicorn(env, args.port, cluster.directory / "gunicorn-lock.log")
-    load = Load(server.base_url)
+    load = Load(server.url)
     load.add("create", create_task(writer, "fault-lock"), 0.05, title="fault-lock")
     load.add("me", get_me(reader), 0.05)
     load.add("live", get("/health/live"), 0.1)

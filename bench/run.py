@@ -14,57 +14,52 @@ the end, whatever happens. See bench/README.md.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import io
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import psycopg
+from psycopg import pq
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, the first entry of sys.path is bench/, where `common` would mean bench/common.py
-# rather than the project's `common` app: import everything from the repository root instead.
-if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
-    sys.path[0] = str(ROOT)
+sys.path[0] = str(ROOT)  # import `bench.harness` from the root: in bench/, `common` is not the project's app
 
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import dataclasses  # noqa: E402
-import datetime as dt  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Iterator, Sequence  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from importlib.metadata import version  # noqa: E402
-from types import FrameType  # noqa: E402
-from typing import Any  # noqa: E402
-from urllib.parse import urlencode  # noqa: E402
-
-from bench.common import (  # noqa: E402
+from bench.harness import (  # noqa: E402
+    SEARCH_WORD,
     THROTTLE_VARIABLES,
-    CpuMeter,
     Gunicorn,
-    LuaRequest,
-    WrkResult,
+    cleanup_on_signals,
     create_database,
     drop_database,
-    libpq_trace,
-    load_average,
-    lua_script,
-    machine_info,
-    normalize_sql,
-    out,
     pick_port,
     production_env,
-    run_wrk,
-    server_version,
-    wait_until_idle,
+    say,
+    seed,
+    setup_django,
+    token_pair,
 )
+from bench.wrk import CpuMeter, LuaRequest, WrkResult, lua_script, run_wrk, wait_quiet, worker_memory  # noqa: E402
+
+out = say
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 CHART = ROOT / "docs" / "bench-throughput.png"
@@ -73,7 +68,6 @@ TASKS_PER_USER = 1_000
 # user's 1,000 tasks), as real traffic is: one user alone would hit the per-user limit (3000/min).
 READERS = 40
 LIMITS_ON = " (limits on)"
-SEARCH_WORD = "invoice"
 OTHER_LOAD_WARNING = 5.0  # percent of the machine's CPU used by other jobs during a run
 FLOOR_NOTE = "floor: bare WSGI (psycopg 3 + orjson), same SQL, verifies the same HS256 JWT with PyJWT"
 WSGI = Callable[[dict[str, Any], Callable[..., Any]], Any]
@@ -103,9 +97,9 @@ class Seed:
     """What the benchmark created in the database."""
 
     password: str
-    users: dict[str, Any]  # "admin", "bench", "writer" -> accounts.models.User
+    users: dict[str, Any]  # "bench", "writer" -> accounts.models.User
     task_ids: list[int]
-    readers: list[Any] = field(default_factory=list)  # for the production-defaults pass
+    readers: list[Any]  # for the production-defaults pass
 
 
 @dataclass(frozen=True)
@@ -133,8 +127,8 @@ class Row:
     floor_percent: float | None = None
     # Percent of the machine's CPU (all cores) used during the run by the server, PostgreSQL, wrk,
     # and anything else ("other": another job, which distorts the figures).
-    cpu_share: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    cpu_share: dict[str, float] = dataclass_field(default_factory=dict)
+    notes: list[str] = dataclass_field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -175,91 +169,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def configure_django(env: dict[str, str]) -> None:
-    """Set this process up as the app (same settings as the servers), for seeding and SQL counts."""
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    # Request and security-event lines would flood this process's output; the servers keep theirs.
-    logging.disable(logging.INFO)
-
-
-def migrate() -> None:
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
-
-
-def task_rows(owner: Any, count: int) -> list[Any]:
-    """`count` varied tasks: every status, priority and due-date case, searchable titles."""
-    from tasks.models import Task
-
-    verbs = ("Review", "Write", "Fix", "Plan", "Call about", "Update", "Test", "Ship")
-    nouns = ("report", SEARCH_WORD, "roadmap", "backlog", "budget", "release", "contract", "design", "survey")
-    today = dt.datetime.now(dt.UTC).date()
-    tasks = []
-    for i in range(count):
-        noun = nouns[(i * 7) % len(nouns)]
-        tasks.append(
-            Task(
-                owner=owner,
-                title=f"{verbs[i % len(verbs)]} the {noun} #{i}",
-                description=f"Notes on the {noun}: agenda, owners and next steps for item {i}." if i % 2 else "",
-                status=("todo", "in_progress", "done")[i % 3],
-                priority=1 + (i * 5) % 3,
-                due_date=None if i % 4 == 0 else today + dt.timedelta(days=(i % 90) - 30),
-            )
-        )
-    return tasks
-
-
-def seed(tag: str) -> Seed:
-    """An admin, the bench user with its tasks and a writer for creates; passwords hashed with Argon2."""
-    from django.db import connection
-
-    from accounts.models import Role, User
-    from tasks.models import Task
-
+def seed_bench(tag: str) -> Seed:
+    """The bench user (1,000 tasks), the writer who receives the creates, and the readers (as many each)."""
     password = f"bench-{tag}-correct-horse-battery"
-    users = {
-        name: User.objects.create_user(f"{name}-{tag}@bench.example", password, role=role, full_name=name.title())
-        for name, role in (("admin", Role.ADMIN), ("bench", Role.USER), ("writer", Role.USER))
-    }
-    readers = [
-        User.objects.create_user(f"reader{n}-{tag}@bench.example", password, full_name=f"Reader {n}")
-        for n in range(READERS)
-    ]
-    tasks = Task.objects.bulk_create(task_rows(users["bench"], TASKS_PER_USER), batch_size=1000)
-    for reader in readers:
-        Task.objects.bulk_create(task_rows(reader, TASKS_PER_USER), batch_size=1000)
-    with connection.cursor() as cursor:
-        # Spread creation times over weeks (newest = highest id), and stamp the done tasks.
-        cursor.execute(
-            "UPDATE tasks_task SET created_at = now() - (%s - id) * interval '47 minutes', "
-            "updated_at = now() - (%s - id) * interval '47 minutes' + interval '1 hour', "
-            "completed_at = CASE WHEN status = 'done' THEN now() - (%s - id) * interval '40 minutes' END "
-            "WHERE owner_id = %s",
-            [tasks[-1].pk] * 3 + [users["bench"].pk],
-        )
-        cursor.execute("VACUUM ANALYZE")
-    return Seed(password=password, users=users, task_ids=[task.pk for task in tasks], readers=readers)
+    users = seed(prefix=f"bench{tag}-", users=2 + READERS, tasks_per_user=TASKS_PER_USER, password=password)
+    task_ids = sorted(users[0].tasks.values_list("pk", flat=True))
+    return Seed(password, {"bench": users[0], "writer": users[1]}, task_ids, users[2:])
 
 
 def access_token(user: Any) -> str:
-    from accounts.tokens import issue_token_pair
-
-    return issue_token_pair(user).access_token
+    return token_pair(user)[0]
 
 
 def refresh_tokens(user: Any, count: int) -> list[str]:
     """`count` refresh tokens of `user`, each in its own session (as `count` logins would make)."""
     from django.db import transaction
 
-    from accounts.tokens import issue_token_pair
-
     with transaction.atomic():
-        return [issue_token_pair(user).refresh_token for _ in range(count)]
+        return [token_pair(user)[1] for _ in range(count)]
 
 
 def workloads(seed: Seed) -> list[Workload]:
@@ -311,6 +238,36 @@ def workloads(seed: Seed) -> list[Workload]:
 
 
 # SQL per request ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def libpq_trace(connection: psycopg.Connection[Any]) -> Iterator[list[str]]:
+    """The statements a psycopg connection sends while the block runs, from libpq's protocol trace:
+    what the server receives, including what no Python hook logs (the health check's SELECT 1)."""
+    statements: list[str] = []
+    with tempfile.TemporaryFile("w+b") as trace:
+        connection.pgconn.trace(trace.fileno())
+        connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            yield statements
+        finally:
+            connection.pgconn.untrace()
+            trace.seek(0)
+            for line in trace.read().decode(errors="replace").splitlines():
+                # F <length> Query "<sql>", or F <length> Parse "<name>" "<sql>" <types>
+                fields = line.split("\t", 3)
+                text = fields[3].strip() if len(fields) == 4 and fields[0] == "F" else ""
+                if text and fields[2] == "Query":
+                    statements.append(text[1:-1])
+                elif text and fields[2] == "Parse" and (match := re.match(r'^"[^"]*" "(.*)" \d+(?: \d+)*$', text)):
+                    statements.append(match[1])
+
+
+def normalize_sql(statement: str) -> str:
+    """`statement` with its literal values replaced by `?`, to compare the statements of two programs."""
+    statement = re.sub(r"'(?:[^']|'')*'(?:::\w+)?", "?", statement)
+    statement = re.sub(r"%s|\$\d+", "?", statement)
+    return re.sub(r"\b(?:\d+(?:\.\d+)?|NULL|true|false)\b", "?", statement)
 
 
 def call_wsgi(
@@ -422,12 +379,6 @@ def floor_check(name: str, app: SqlCount, floor: SqlCount) -> list[str]:
 # Load -----------------------------------------------------------------------------------------------
 
 
-def write_script(directory: Path, name: str, spec: LuaRequest, threads: int) -> Path:
-    path = directory / f"{name.replace(' ', '_').replace('=', '_')}.lua"
-    path.write_text(lua_script(spec, threads, label=name))
-    return path
-
-
 def items_file(directory: Path, name: str, items: Sequence[str]) -> Path:
     path = directory / f"{name.replace(' ', '_')}.items"
     path.write_text("".join(f"{item}\n" for item in items))
@@ -469,13 +420,12 @@ def load(
             tokens = refresh_tokens(seed.users["bench"], pool_size(warmup, warmup_cpu, seconds))
             path = items_file(directory, f"{workload.name}-{name}", tokens)
         spec = LuaRequest(workload.method, workload.path, headers, workload.body, path, cycle=not workload.single_use)
-        script = write_script(directory, f"{server.port}-{workload.name}-{name}", spec, args.threads)
-        server.wait_quiet()
+        script = items_file(directory, f"{server.port}-{workload.name}-{name}", []).with_suffix(".lua")
+        script.write_text(lua_script(spec, args.threads))
+        wait_quiet(server)
         before = CpuMeter.read(server)
-        result = run_wrk(
-            server.url, script, duration=seconds, connections=args.connections, threads=args.threads, timeout=30.0
-        )
-        return result, CpuMeter.read(server).since(before, result.wrk_cpu_seconds or 0.0)
+        result = run_wrk(server.url, script, duration=seconds, connections=args.connections, threads=args.threads)
+        return result, CpuMeter.read(server).since(before, result.wrk_cpu_seconds)
 
     warmup, warmup_cpu = phase("warmup", args.warmup, None, {})
     return phase("run", args.duration, warmup, warmup_cpu)
@@ -492,7 +442,7 @@ def measure(
 ) -> Row:
     """Load `server` with `workload` and read its memory afterwards: one row of the table."""
     result, cpu = load(workload, server, seed, args, directory)
-    memory = server.worker_memory()
+    memory = worker_memory(server)
     capacity = (os.cpu_count() or 1) * result.seconds
     row = Row(
         workload=workload.name,
@@ -500,8 +450,8 @@ def measure(
         wrk=result,
         sql=sql,
         cpu_ms_per_request=cpu["server"] * 1000 / result.requests if result.requests else None,
-        rss_mb=sum(m.rss_mb for m in memory) / len(memory) if memory else None,
-        pss_mb=sum(m.pss_mb or 0 for m in memory) / len(memory) if memory else None,
+        rss_mb=sum(rss for rss, _ in memory) / len(memory) if memory else None,
+        pss_mb=sum(pss or 0 for _, pss in memory) / len(memory) if memory else None,
         cpu_share={who: 100 * seconds / capacity for who, seconds in cpu.items()} if capacity else {},
     )
     if result.exhausted_threads:
@@ -575,13 +525,46 @@ def code_state() -> dict[str, Any]:
     return {"commit": git("rev-parse", "--short", "HEAD").strip() or "unknown", "modified": modified}
 
 
+def postgres_version(url: str) -> str:
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    """Cores, CPU model, memory and kernel of this machine."""
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])  # MemTotal, its first line
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": models[0] if models else platform.processor() or "unknown",
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+    }
+
+
+def load_average() -> tuple[float, float, float]:
+    one, five, fifteen = os.getloadavg()
+    return round(one, 2), round(five, 2), round(fifteen, 2)
+
+
+def wait_until_idle(max_wait: float, max_load: float = 0.7) -> list[str]:
+    """Wait up to `max_wait` seconds for a 1-minute load average under `max_load`; why it is still busy."""
+    deadline = time.monotonic() + max_wait
+    while load_average()[0] > max_load and time.monotonic() < deadline:
+        out(f"  machine busy (1-minute load average {load_average()[0]} > {max_load}); waiting...")
+        time.sleep(10)
+    return [f"1-minute load average {load_average()[0]} > {max_load}"] if load_average()[0] > max_load else []
+
+
 def versions(database_url: str) -> dict[str, str]:
     wrk = subprocess.run(["/usr/bin/wrk", "-v"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
     packages = ("Django", "djangorestframework", "gunicorn", "psycopg", "orjson", "PyJWT")
     return {
         "python": platform.python_version(),
         **{package: version(package) for package in packages},
-        "postgresql": server_version(database_url),
+        "postgresql": postgres_version(database_url),
         "wrk": wrk.strip(),
     }
 
@@ -644,23 +627,6 @@ def draw_chart(results: Path, chart: Path) -> None:
 # Main -----------------------------------------------------------------------------------------------
 
 
-def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
-@contextlib.contextmanager
-def cleanup_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP end the run like Ctrl-C: through the `finally` blocks that clean up."""
-    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # cleaning up must not be cut short
-            signal.signal(sig, signal.SIG_IGN)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def production_defaults(env: dict[str, str]) -> dict[str, str]:
     """The same environment with every rate limit at its default (an unset variable), in Redis."""
     return {key: value for key, value in env.items() if key not in THROTTLE_VARIABLES}
@@ -676,9 +642,8 @@ def run_all(args: argparse.Namespace, env: dict[str, str], directory: Path, tag:
         f"requests spread over {READERS} users; the floor adds one Redis round trip (INCR + EXPIRE NX).",
     ]
     out("Migrating and seeding...")
-    configure_django(env)
-    migrate()
-    seed_data = seed(tag)
+    setup_django(env)
+    seed_data = seed_bench(tag)
     rows: list[Row] = []
     sql_counts: dict[str, tuple[SqlCount, SqlCount | None]] = {}
     # The floor is the least work that can answer: no access log.
@@ -690,19 +655,20 @@ def run_all(args: argparse.Namespace, env: dict[str, str], directory: Path, tag:
     for name, app_env, floor_env_pass in passes:
         if name not in args.passes:
             continue
-        app = Gunicorn("config.wsgi", pick_port(args.port), app_env, directory / f"app-{name}.log")
+        app = Gunicorn(app_env, pick_port(args.port), directory / f"app-{name}.log")
+        floor_port = pick_port(args.floor_port, avoid=(app.port,))
         floor_server = Gunicorn(
-            "bench.floor:application",
-            pick_port(args.floor_port, avoid=[app.port]),
-            floor_env_pass,
-            directory / f"floor-{name}.log",
+            floor_env_pass, floor_port, directory / f"floor-{name}.log", app="bench.floor:application"
         )
-        with app, floor_server:
-            app.wait_ready()
-            floor_server.wait_ready()
+        try:
+            app.start()
+            floor_server.start()
             out(f"Rate limits {name}: app on {app.url}, floor on {floor_server.url}.")
             out(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s after a {args.warmup:g}s warm-up:")
             rows += run_workloads(args, app, floor_server, seed_data, directory, notes, sql_counts, name == "on")
+        finally:
+            app.stop()
+            floor_server.stop()
     loads["end"] = load_average()
     notes.append(f"Run took {(dt.datetime.now(dt.UTC) - started).total_seconds():.0f}s, setup included.")
     print_and_save(rows, args, started, loads, notes, env["DATABASE_URL"])

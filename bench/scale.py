@@ -10,7 +10,6 @@ authentication, queries, rendering). Prints medians, p99s and the large/small ra
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -18,18 +17,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PG = "postgres://postgres@127.0.0.1:5432"
+sys.path[0] = str(ROOT)
+
+from bench.harness import create_database, drop_database, production_env  # noqa: E402
+
 CASES = {"list, first page": "/api/v1/tasks/", "list, status=done": "/api/v1/tasks/?status=done"}
-SETTINGS = {
-    "DEBUG": "false",
-    "SECRET_KEY": "scale-bench-secret-key-" * 3,
-    "JWT_SECRET_KEY": "scale-bench-jwt-signing-key-" * 3,
-    "ALLOWED_HOSTS": "testserver",
-    "SECURE_SSL_REDIRECT": "false",
-    "TASK_BACKEND": "immediate",
-    "THROTTLE_ANON": "",
-    "THROTTLE_USER": "",
-}
 
 
 def run(*args: str, env: dict[str, str]) -> str:
@@ -41,9 +33,7 @@ def run(*args: str, env: dict[str, str]) -> str:
 
 def build(name: str, users: int, per_user: int) -> tuple[dict[str, str], float]:
     """A fresh database seeded with `users` x `per_user` tasks; its environment and seeding time."""
-    run("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name, env=dict(os.environ))
-    run("createdb", "-h", "127.0.0.1", "-U", "postgres", name, env=dict(os.environ))
-    env = {**os.environ, **SETTINGS, "DATABASE_URL": f"{PG}/{name}"}
+    env = production_env(create_database(name), ALLOWED_HOSTS="testserver")
     run(sys.executable, "manage.py", "migrate", "--noinput", "-v0", env=env)
     started = time.monotonic()
     run(sys.executable, "manage.py", "seed_tasks", "--users", str(users), "--tasks-per-user", str(per_user), env=env)
@@ -54,8 +44,6 @@ def measure(requests: int) -> dict[str, dict[str, float]]:
     """Run inside a configured process: time each case `requests` times as user seed-0."""
     import django
 
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
     from django.test import Client
 
@@ -104,7 +92,7 @@ def main() -> None:
     finally:
         if not args.keep:
             for name, _, _ in sizes.values():
-                run("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name, env=dict(os.environ))
+                drop_database(name)
 
     small, large = figures["1,000 tasks"], figures["1,000,000 tasks"]
     print(f"\n{'request':<20} {'tasks in table':>16} {'user owns':>10} {'median ms':>10} {'p99 ms':>8}")

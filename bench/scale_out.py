@@ -1,21 +1,22 @@
 """Scale-out test: three app instances behind HAProxy, PgBouncer and one Redis, instances killed under load.
 
-    .venv/bin/python bench/scale_out.py [--clients 64] [--duration 60]
+    .venv/bin/python bench/scale_out.py [--clients 64] [--duration 60] [--logs DIR]
+        [--balancer-port 8210] [--port 8211] [--pgbouncer-port 6441]
 
 On this machine only (127.0.0.1), it starts:
 
 - a fresh database `issue14_scale_<pid>` on the machine's PostgreSQL (127.0.0.1:5432), migrated
   and seeded with one account per client;
-- a PgBouncer of its own in transaction mode (scripts/pgbouncer.sh, 127.0.0.1:6441) with a pool of
+- a PgBouncer of its own in transaction mode (scripts/pgbouncer.sh, 127.0.0.1:--pgbouncer-port) with a pool of
   POOL_SIZE server connections, which every instance shares (`DATABASE_PGBOUNCER=true`);
-- three gunicorn instances (production settings, 2 sync workers each) on 127.0.0.1:8211-8213,
+- three gunicorn instances (production settings, 2 sync workers each) on --port and the next two,
   sharing Redis DB 14 (127.0.0.1:6379/14: cache and rate-limit counters);
-- HAProxy (Debian's package) on 127.0.0.1:8210: health checks on /health/ready every second,
+- HAProxy (Debian's package) on 127.0.0.1:--balancer-port: health checks on /health/ready every second,
   round-robin balancing, and retries on another instance: any request whose connection
   failed, and GET/HEAD requests whose answer was lost (an empty or broken answer, a 502/503/504).
 
-Then 64 clients (bench/load.py's clients, each with its own account and session) send the mixed
-workload through HAProxy for 60 s, while the script
+Then 64 clients (bench/load.py's Locust users, each with its own account and session) send the
+mixed workload through HAProxy for 60 s, while the script
 
 - at 20 s kills instance 1 with SIGKILL (master and workers), and starts it again at 35 s;
 - at 45 s restarts instance 2 gracefully, as an orchestrator does: HAProxy stops sending it new
@@ -33,18 +34,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections import Counter as Tally
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,63 +52,53 @@ import httpx
 import psycopg
 import redis
 
-# `bench/` is a namespace package (no __init__.py), imported from the repository root.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
-from bench.common import create_database, database_url, drop_database  # noqa: E402
-from bench.load import MIX, PASSWORD, TASKS_PER_USER, LoadClient, Sample, is_expected  # noqa: E402
-from bench.load_common import (  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[0] = str(ROOT)  # import `bench.harness` from the root: in bench/, `common` is not the project's app
+
+from bench.harness import (  # noqa: E402
     BenchError,
+    Clock,
     Gunicorn,
-    exit_on_sigterm,
-    manage,
-    milliseconds,
-    percentile,
+    create_database,
+    database_url,
+    drop_database,
     port_is_free,
     production_env,
     say,
-    seed,
+    verdict,
+)
+from bench.load import (  # noqa: E402
+    EXPECTED_STATUS,
+    PASSWORD,
+    TASKS_PER_USER,
+    accounts_file,
+    print_kinds,
+    read_stats,
+    run_locust,
     status_counts,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-BALANCER_PORT = 8210
-INSTANCE_PORTS = (8211, 8212, 8213)
-PGBOUNCER_PORT = 6441
 POOL_SIZE = 4  # PostgreSQL connections PgBouncer opens for the six gunicorn workers
 REDIS_URL = "redis://127.0.0.1:6379/14"
 KILL_AT, RESTART_AT, GRACEFUL_AT = 20.0, 35.0, 45.0
 # The failed-login limit under test (per account and address). Per hour, so that no fixed window
 # ends in the middle of the probe.
 LOGIN_LIMIT = 8
-DESCRIPTION = "created by bench/scale_out.py"
 # Health checks every second (faster while a server changes state), down after 2 failures, up
 # after 2 passes; a refused connection from real traffic marks the server down at once.
 SERVER_OPTIONS = (
     "check inter 1s fastinter 250ms downinter 500ms fall 2 rise 2 maxconn 3 "
     "observe layer4 error-limit 1 on-error mark-down"
 )
+CLOCK = Clock()  # the load's: from the moment every simulated user runs (Timeline.run sets it)
 HAPROXY_LOG = re.compile(
     r"^REQ (?P<id>\S+) (?P<server>\S+) (?P<status>-?\d+) (?P<term>\S+) (?P<retries>\S+) (?P<method>\S+)"
 )
 
 
-class Clock:
-    """Seconds since the load began, shared by every thread."""
-
-    origin = time.monotonic()
-
-    @classmethod
-    def start(cls) -> None:
-        cls.origin = time.monotonic()
-
-    @classmethod
-    def now(cls) -> float:
-        return time.monotonic() - cls.origin
-
-
 @dataclass(frozen=True)
 class Sent:
-    """One request as the client saw it: when it started and ended, and how it went."""
+    """One request as the client saw it (from the locustfile's journal), on CLOCK."""
 
     request_id: str
     kind: str
@@ -118,84 +108,11 @@ class Sent:
     status: int | None
 
 
-@dataclass
-class ScaleClient(LoadClient):
-    """bench/load.py's client, through the balancer, keeping what the database must hold afterwards."""
-
-    sent: list[Sent] = field(default_factory=list)
-    created: dict[int, str] = field(default_factory=dict)  # acknowledged creates: id -> title
-    failed_creates: set[str] = field(default_factory=set)  # titles of creates with no 201
-    deleted: set[int] = field(default_factory=set)  # acknowledged deletes
-    uncertain: set[int] = field(default_factory=set)  # a delete or update without an answer
-    updated: dict[int, tuple[str, str]] = field(default_factory=dict)  # last acknowledged (title, status)
-
-    def send(self, kind: str, method: str, path: str, **kwargs: object) -> httpx.Response | None:
-        request_id = uuid.uuid4().hex
-        headers = {**(kwargs.pop("headers", None) or {}), "X-Request-ID": request_id}  # type: ignore[dict-item]
-        started = Clock.now()
-        response = super().send(kind, method, path, headers=headers, **kwargs)
-        status = None if response is None else response.status_code
-        self.sent.append(Sent(request_id, kind, method, started, Clock.now(), status))
-        return response
-
-    def api(self, kind: str, method: str, path: str, **kwargs: object) -> httpx.Response | None:
-        response = super().api(kind, method, path, **kwargs)
-        if response is not None and response.status_code == httpx.codes.UNAUTHORIZED:
-            self.login()  # the session ended (a refresh whose answer was lost): a new one
-        return response
-
-    def refresh(self) -> None:
-        """Rotate the refresh token; when the answer is lost the rotation may have happened, so the
-        old token must not be presented again (that would end the session): log in instead."""
-        response = self.send("refresh", "POST", "/api/v1/auth/refresh", json={"refresh_token": self.refresh_token})
-        if response is None or response.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
-            self.login()
-        else:
-            self.take_pair(response)
-
-    def create(self) -> None:
-        title = f"scale {uuid.uuid4().hex}"
-        body = {"title": title, "description": DESCRIPTION, "priority": self.rng.choice(("low", "medium", "high"))}
-        response = self.api("create", "POST", "tasks/", json=body)
-        if response is not None and response.status_code == httpx.codes.CREATED:
-            task_id = response.json()["id"]
-            self.created[task_id] = title
-            self.created_ids.append(task_id)
-            self.task_ids.append(task_id)
-        else:
-            self.failed_creates.add(title)
-
-    def update(self) -> None:
-        if not self.task_ids:
-            self.list_tasks()
-            return
-        task_id = self.rng.choice(self.task_ids)
-        change = (f"scale update {uuid.uuid4().hex}", self.rng.choice(("todo", "in_progress", "done")))
-        response = self.api("update", "PATCH", f"tasks/{task_id}/", json={"title": change[0], "status": change[1]})
-        if response is not None and response.status_code == httpx.codes.OK:
-            self.updated[task_id] = change
-            self.uncertain.discard(task_id)
-        else:
-            self.uncertain.add(task_id)
-
-    def delete(self) -> None:
-        if not self.created_ids:
-            self.create()
-            return
-        task_id = self.created_ids.pop(self.rng.randrange(len(self.created_ids)))
-        if task_id in self.task_ids:
-            self.task_ids.remove(task_id)
-        response = self.api("delete", "DELETE", f"tasks/{task_id}/")
-        if response is not None and response.status_code == httpx.codes.NO_CONTENT:
-            self.deleted.add(task_id)
-        else:
-            self.uncertain.add(task_id)
-
-
 class HAProxy:
     """HAProxy in the foreground, its log (one line per request) to a file, its runtime API on a socket."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, port: int, instance_ports: list[int]) -> None:
+        self.port, self.instance_ports = port, instance_ports
         self.config = workdir / "haproxy.cfg"
         self.socket = workdir / "haproxy.sock"
         self.log_path = workdir / "haproxy.log"
@@ -203,7 +120,7 @@ class HAProxy:
 
     def write_config(self) -> None:
         servers = "\n".join(
-            f"    server app{index} 127.0.0.1:{port}" for index, port in enumerate(INSTANCE_PORTS, start=1)
+            f"    server app{index} 127.0.0.1:{port}" for index, port in enumerate(self.instance_ports, start=1)
         )
         self.config.write_text(f"""\
 global
@@ -225,7 +142,7 @@ defaults
     retry-on conn-failure empty-response junk-response response-timeout 502 503 504
 
 frontend api
-    bind 127.0.0.1:{BALANCER_PORT}
+    bind 127.0.0.1:{self.port}
     capture request header X-Request-ID len 40
     log-format "REQ %[capture.req.hdr(0)] %s %ST %ts %rc %HM %Tt"
     option forwardfor
@@ -327,60 +244,39 @@ backend app
 
 
 class PgBouncer:
-    """The PgBouncer of scripts/pgbouncer.sh, in a directory of its own."""
+    """The PgBouncer of scripts/pgbouncer.sh on 127.0.0.1:`port`, in a directory of its own in /tmp
+    (as root, PgBouncer runs as the postgres user, who must reach it)."""
 
-    def __init__(self) -> None:
-        # Its own directory in /tmp: as root, PgBouncer runs as the postgres user, who must reach it.
+    def __init__(self, port: int) -> None:
+        self.port = port
         self.directory = Path(tempfile.mkdtemp(prefix="scale-out-pgbouncer-"))
 
     def start(self) -> None:
-        result = subprocess.run(
-            [
-                "bash",
-                str(ROOT / "scripts" / "pgbouncer.sh"),
-                "start",
-                str(self.directory),
-                str(PGBOUNCER_PORT),
-                str(POOL_SIZE),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        command = ["bash", str(ROOT / "scripts" / "pgbouncer.sh"), "start", str(self.directory), str(self.port)]
+        result = subprocess.run([*command, str(POOL_SIZE)], capture_output=True, text=True, timeout=60, check=False)
         if result.returncode != 0:
             raise BenchError(f"PgBouncer did not start:\n{result.stdout}{result.stderr}")
 
     def stop(self) -> None:
-        subprocess.run(
-            ["bash", str(ROOT / "scripts" / "pgbouncer.sh"), "stop", str(self.directory)], timeout=30, check=False
-        )
+        command = ["bash", str(ROOT / "scripts" / "pgbouncer.sh"), "stop", str(self.directory)]
+        subprocess.run(command, capture_output=True, timeout=30, check=False)
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def kill(instance: Gunicorn) -> None:
-    """SIGKILL to the instance's master and workers at once (its process group): a crash."""
-    process = instance.process
-    if process is not None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-        instance.process = None
 
 
 def graceful_restart(instance: Gunicorn, name: str, balancer: HAProxy, events: list[str]) -> None:
     """Drain, wait for the requests in progress, SIGTERM, start again, and back into the rotation."""
     balancer.command(f"set server app/{name} state drain")
-    events.append(f"{Clock.now():5.1f} s  {name}: drained (no new requests)")
+    events.append(f"{CLOCK.now():5.1f} s  {name}: drained (no new requests)")
     deadline = time.monotonic() + 10
     while balancer.current_sessions(name) and time.monotonic() < deadline:
         time.sleep(0.05)
-    events.append(f"{Clock.now():5.1f} s  {name}: SIGTERM with {balancer.current_sessions(name)} requests in progress")
+    events.append(f"{CLOCK.now():5.1f} s  {name}: SIGTERM with {balancer.current_sessions(name)} requests in progress")
     instance.stop()
-    events.append(f"{Clock.now():5.1f} s  {name}: exited; starting again")
+    events.append(f"{CLOCK.now():5.1f} s  {name}: exited; starting again")
     instance.start()
     balancer.command(f"set server app/{name} state ready")
     balancer.wait_up(name)
-    events.append(f"{Clock.now():5.1f} s  {name}: up again, back in the rotation")
+    events.append(f"{CLOCK.now():5.1f} s  {name}: up again, back in the rotation")
 
 
 @dataclass
@@ -393,46 +289,36 @@ class Timeline:
     windows: dict[str, tuple[float, float]] = field(default_factory=dict)
     error: str | None = None
 
-    def run(self, start: threading.Barrier) -> None:
-        start.wait(timeout=120)
+    def run(self, started: Path) -> None:
+        """Wait for the locustfile to write down when every user runs, then cause the faults."""
         try:
+            deadline = time.monotonic() + 120
+            while not started.exists() or not started.read_text():
+                if time.monotonic() > deadline:
+                    raise BenchError("the load did not start")
+                time.sleep(0.05)
+            CLOCK.origin = float(started.read_text())
             self._sleep_until(KILL_AT)
-            killed = Clock.now()  # before the signal: a request in flight started before it ended
-            kill(self.instances[0])
-            self.windows["kill"] = (killed, Clock.now())
+            killed = CLOCK.now()  # before the signal: a request in flight started before it ended
+            self.instances[0].kill()
+            self.windows["kill"] = (killed, CLOCK.now())
             self.events.append(f"{killed:5.1f} s  app1: SIGKILL (master and both workers)")
             self._sleep_until(RESTART_AT)
-            self.events.append(f"{Clock.now():5.1f} s  app1: starting again")
+            self.events.append(f"{CLOCK.now():5.1f} s  app1: starting again")
             self.instances[0].start()
             self.balancer.wait_up("app1")
-            self.events.append(f"{Clock.now():5.1f} s  app1: up again (health checks pass)")
-            self.windows["sigkill"] = (killed, Clock.now())
+            self.events.append(f"{CLOCK.now():5.1f} s  app1: up again (health checks pass)")
+            self.windows["sigkill"] = (killed, CLOCK.now())
             self._sleep_until(GRACEFUL_AT)
-            began = Clock.now()
+            began = CLOCK.now()
             graceful_restart(self.instances[1], "app2", self.balancer, self.events)
-            self.windows["graceful"] = (began, Clock.now())
+            self.windows["graceful"] = (began, CLOCK.now())
         except Exception as exc:  # reported, and fails the run
             self.error = f"{type(exc).__name__}: {exc}"
 
     @staticmethod
     def _sleep_until(moment: float) -> None:
-        time.sleep(max(0.0, moment - Clock.now()))
-
-
-def run_load(clients: list[ScaleClient], timeline: Timeline, duration: float) -> float:
-    """Every client and the timeline in their own threads, started together; the wall time."""
-    # The clock starts when every thread is ready, before any of them goes on.
-    start = threading.Barrier(len(clients) + 2, action=Clock.start)
-    threads = [threading.Thread(target=client.run, args=(start, duration), daemon=True) for client in clients]
-    threads.append(threading.Thread(target=timeline.run, args=(start,), daemon=True))
-    for thread in threads:
-        thread.start()
-    start.wait(timeout=120)
-    for thread in threads:
-        thread.join(timeout=duration + 60)
-    if any(thread.is_alive() for thread in threads):
-        raise BenchError("some clients or the timeline did not stop in time")
-    return Clock.now()
+        time.sleep(max(0.0, moment - CLOCK.now()))
 
 
 def sample_connections(database: str, stop: threading.Event, peak: list[int]) -> None:
@@ -452,12 +338,43 @@ class WriteCheck:
     unacknowledged_applied: int
 
 
-def check_writes(database: str, clients: list[ScaleClient]) -> WriteCheck:
+@dataclass(frozen=True)
+class Writes:
+    """What the server acknowledged to one user (or may have applied without an answer)."""
+
+    created: dict[int, str]  # id -> title
+    failed_creates: set[str]  # titles of creates with no 201
+    deleted: set[int]
+    updated: dict[int, tuple[str, str]]  # id -> last acknowledged (title, status)
+    uncertain: set[int]  # a delete or update without an answer
+
+
+def read_journal(path: Path) -> tuple[list[Sent], list[Writes]]:
+    """The locustfile's journal: every request, on CLOCK, and each user's writes."""
+    journal = json.loads(path.read_text())
+    sent = [
+        Sent(rid, kind, method, start - CLOCK.origin, end - CLOCK.origin, status)
+        for rid, kind, method, start, end, status in journal["requests"]
+    ]
+    writes = [
+        Writes(
+            created={int(task_id): title for task_id, title in user["created"].items()},
+            failed_creates=set(user["failed_creates"]),
+            deleted=set(user["deleted"]),
+            updated={int(task_id): (title, status) for task_id, (title, status) in user["updated"].items()},
+            uncertain=set(user["uncertain"]),
+        )
+        for user in journal["users"]
+    ]
+    return sent, writes
+
+
+def check_writes(database: str, clients: list[Writes]) -> WriteCheck:
     """Every acknowledged create, update and delete against what the database holds now."""
     with psycopg.connect(database_url(database), connect_timeout=5) as conn:
         rows = conn.execute("SELECT id, title, status FROM tasks_task").fetchall()
     in_db = {row[0]: (row[1], row[2]) for row in rows}
-    titles = Tally(title for title, _ in in_db.values() if title.startswith("scale "))
+    titles = Counter(title for title, _ in in_db.values() if title.startswith("load "))
     lost: list[str] = []
     acknowledged = found = 0
     for client in clients:
@@ -486,22 +403,21 @@ def check_writes(database: str, clients: list[ScaleClient]) -> WriteCheck:
     return WriteCheck(acknowledged, found, lost, sum(count - 1 for count in titles.values() if count > 1), applied)
 
 
-def login_limit_probe(instances: list[Gunicorn], env: dict[str, str]) -> list[tuple[str, int, bool]]:
+def login_limit_probe(instances: list[Gunicorn], balancer: HAProxy) -> list[tuple[str, int, bool]]:
     """For each way of spreading attempts over the instances: the failed logins answered 401 before
     the first 429, and whether the 429 carried Retry-After. As HAProxy would, each request says
     (X-Forwarded-For) that it came from 127.0.0.1."""
+    from accounts.models import User
+
     emails = [f"limit{index}@example.com" for index in range(4)]
-    call = (
-        "from accounts.models import User; "
-        f"[User.objects.create_user(email=e, password={PASSWORD!r}) for e in {emails!r}]"
-    )
-    manage("shell", "--no-imports", "-c", call, env=env)
-    urls = [instance.base_url for instance in instances]
+    for email in emails:
+        User.objects.create_user(email=email, password=PASSWORD)
+    urls = [instance.url for instance in instances]
     plans = {
         "every attempt on app1": lambda n: urls[0],
         "every attempt on app3": lambda n: urls[2],
         "round-robin app1, app2, app3": lambda n: urls[n % 3],
-        "through HAProxy": lambda n: f"http://127.0.0.1:{BALANCER_PORT}",
+        "through HAProxy": lambda n: f"http://127.0.0.1:{balancer.port}",
     }
     results = []
     with httpx.Client(timeout=30) as http:
@@ -523,8 +439,8 @@ def login_limit_probe(instances: list[Gunicorn], env: dict[str, str]) -> list[tu
 
 
 def report(
-    clients: list[ScaleClient],
-    elapsed: float,
+    csv_prefix: Path,
+    sent: list[Sent],
     timeline: Timeline,
     balancer: HAProxy,
     writes: WriteCheck,
@@ -532,18 +448,11 @@ def report(
     peak_connections: int,
 ) -> bool:
     """Print the figures; True when every goal holds."""
-    sent = [request for client in clients for request in client.sent]
-    samples = [sample for client in clients for sample in client.samples]
-    say(f"requests: {len(sent)} in {elapsed:.1f} s = {len(sent) / elapsed:.1f} req/s (through HAProxy)")
-    say(f"statuses: {status_counts(request.status for request in sent)}")
-    say(f"{'kind':<14}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}  statuses")
-    for kind in MIX:
-        latencies = [sample.latency for sample in samples if sample.kind == kind]
-        statuses = status_counts(sample.status for sample in samples if sample.kind == kind)
-        say(
-            f"{kind:<14}{len(latencies):>8}{milliseconds(percentile(latencies, 0.5)):>10}"
-            f"{milliseconds(percentile(latencies, 0.99)):>10}  {statuses}"
-        )
+    kinds, _ = read_stats(csv_prefix)
+    total = kinds["all"]
+    say(f"requests: {total.count} in {total.count / total.rate:.1f} s = {total.rate:.1f} req/s (through HAProxy)")
+    say(f"statuses: {status_counts(total.statuses)}")
+    print_kinds(kinds, with_max=False)
     say("timeline:")
     for event in timeline.events:
         say(f"  {event}")
@@ -554,10 +463,10 @@ def report(
     logged = balancer.requests()
     kill_start, kill_end = timeline.windows.get("kill", (KILL_AT, KILL_AT))
     graceful = timeline.windows.get("graceful", (GRACEFUL_AT, GRACEFUL_AT))
-    causes: Tally[str] = Tally()
+    causes: Counter[str] = Counter()
     failed_gets = mid_answer_gets = in_graceful = outside_kill = killed_in_flight = 0
     for request in sent:
-        if request.status is not None and is_expected(Sample(request.kind, request.status, 0.0)):
+        if request.status == EXPECTED_STATUS.get(request.kind, 200):
             continue
         line = logged.get(request.request_id)
         server = line["server"] if line else "-"
@@ -594,8 +503,6 @@ def report(
     )
     for cause, count in causes.most_common():
         say(f"  {count:>5}  {cause}")
-    for error in [error for client in clients for error in client.socket_errors][:5]:
-        say(f"  no answer: {error[:200]}")
     active = balancer.in_progress_when_down("app1")
     say(
         f"requests in progress on app1 when HAProxy marked it down (its log): {active}; "
@@ -660,6 +567,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=64, help="concurrent clients (threads), default 64")
     parser.add_argument("--duration", type=float, default=60, help="seconds of load, default 60 (at least 55)")
     parser.add_argument("--logs", type=Path, help="a directory to copy HAProxy's and the instances' logs to")
+    parser.add_argument("--balancer-port", type=int, default=8210, help="HAProxy's port, default 8210")
+    parser.add_argument(
+        "--port", type=int, default=8211, help="the first instance's port (then the next 2), default 8211"
+    )
+    parser.add_argument("--pgbouncer-port", type=int, default=6441, help="PgBouncer's port, default 6441")
     args = parser.parse_args()
     if not 1 <= args.clients <= 256 or not 55 <= args.duration <= 600:
         parser.error("--clients must be 1-256 and --duration 55-600 seconds (the faults end at about 50 s)")
@@ -668,41 +580,38 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    exit_on_sigterm()
     database = f"issue14_scale_{os.getpid()}"
     workdir = Path(tempfile.mkdtemp(prefix="scale-out-"))
-    balancer = HAProxy(workdir)
-    pgbouncer = PgBouncer()
+    instance_ports = [args.port + n for n in range(3)]
+    balancer = HAProxy(workdir, args.balancer_port, instance_ports)
+    pgbouncer = PgBouncer(args.pgbouncer_port)
     cache = redis.Redis.from_url(REDIS_URL)
-    instances: list[Gunicorn] = []
-    created = False
-    try:
+    # One environment, so one JWT_SECRET_KEY: the seed's tokens are the instances' tokens.
+    env = production_env(
+        f"postgres://postgres@127.0.0.1:{args.pgbouncer_port}/{database}",
+        DATABASE_PGBOUNCER="true",
+        REDIS_URL=REDIS_URL,
+        TRUSTED_PROXY_COUNT="1",
+        THROTTLE_LOGIN_FAILURES=f"{LOGIN_LIMIT}/hour",
+        # Every test client comes from 127.0.0.1: the per-address limit would mix them up.
+        THROTTLE_LOGIN_FAILURES_PER_ADDRESS="",
+        GUNICORN_GRACEFUL_TIMEOUT="25",
+    )
+    instances = [Gunicorn(env, port, workdir / f"app{n}.log") for n, port in enumerate(instance_ports, 1)]
+
+    def run() -> bool:
         require_programs()
-        busy = [port for port in (BALANCER_PORT, *INSTANCE_PORTS, PGBOUNCER_PORT) if not port_is_free(port)]
+        busy = [port for port in (balancer.port, *instance_ports, pgbouncer.port) if not port_is_free(port)]
         if busy:
             raise BenchError(f"ports already in use on 127.0.0.1: {busy}")
         say(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
         create_database(database)
-        created = True
-        # One environment, so one JWT_SECRET_KEY: the seed's tokens are the instances' tokens.
-        env = production_env(
-            f"postgres://postgres@127.0.0.1:{PGBOUNCER_PORT}/{database}",
-            DATABASE_PGBOUNCER="true",
-            REDIS_URL=REDIS_URL,
-            TRUSTED_PROXY_COUNT="1",
-            THROTTLE_LOGIN_FAILURES=f"{LOGIN_LIMIT}/hour",
-            # Every test client comes from 127.0.0.1: the per-address limit would mix them up.
-            THROTTLE_LOGIN_FAILURES_PER_ADDRESS="",
-            GUNICORN_GRACEFUL_TIMEOUT="25",
-        )
-        # Migrations and the seed talk to PostgreSQL directly.
-        direct = {**env, "DATABASE_URL": database_url(database), "DATABASE_PGBOUNCER": "false"}
         say(f"database {database}: migrating and seeding {args.clients} users x {TASKS_PER_USER} tasks")
-        manage("migrate", "--noinput", env=direct)
-        users = seed(direct, users=args.clients, tasks_per_user=TASKS_PER_USER, password=PASSWORD, prefix="scale")
+        # Migrations and the seed talk to PostgreSQL directly.
+        direct = env | {"DATABASE_URL": database_url(database), "DATABASE_PGBOUNCER": "false"}
+        accounts = accounts_file(direct, workdir / "accounts.json", prefix="scale", users=args.clients)
         pgbouncer.start()
         cache.flushdb()  # DB 14 is this test's own: rate-limit counters start from zero
-        instances = [Gunicorn(env, port, workdir / f"app{index}.log") for index, port in enumerate(INSTANCE_PORTS, 1)]
         for instance in instances:
             instance.start()
         balancer.write_config()
@@ -710,37 +619,36 @@ def main() -> int:
         for name in ("app1", "app2", "app3"):
             balancer.wait_up(name)
         say(
-            f"HAProxy on 127.0.0.1:{BALANCER_PORT} -> 3 gunicorn instances (2 sync workers each) on "
-            f"{', '.join(str(port) for port in INSTANCE_PORTS)} -> PgBouncer :{PGBOUNCER_PORT} (transaction mode, pool "
-            f"{POOL_SIZE}) -> PostgreSQL :5432; Redis {REDIS_URL}"
+            f"HAProxy on 127.0.0.1:{balancer.port} -> 3 gunicorn instances (2 sync workers each) on "
+            f"{', '.join(map(str, instance_ports))} -> PgBouncer :{args.pgbouncer_port} (transaction mode, "
+            f"pool {POOL_SIZE}) -> PostgreSQL :5432; Redis {REDIS_URL}"
         )
         say(
-            f"{args.clients} clients for {args.duration:.0f} s; SIGKILL app1 at {KILL_AT:.0f} s, start it at "
-            f"{RESTART_AT:.0f} s; graceful restart of app2 at {GRACEFUL_AT:.0f} s"
+            f"{args.clients} clients (Locust users) for {args.duration:.0f} s; SIGKILL app1 at {KILL_AT:.0f} s, "
+            f"start it at {RESTART_AT:.0f} s; graceful restart of app2 at {GRACEFUL_AT:.0f} s"
         )
-        clients = [
-            ScaleClient(user, f"http://127.0.0.1:{BALANCER_PORT}", seed=index) for index, user in enumerate(users)
-        ]
         timeline = Timeline(instances, balancer)
+        started, journal = workdir / "started", workdir / "journal.json"
+        threading.Thread(target=timeline.run, args=(started,), daemon=True).start()
         stop_sampling, peak = threading.Event(), [0]
         sampler = threading.Thread(target=sample_connections, args=(database, stop_sampling, peak), daemon=True)
         sampler.start()
-        elapsed = run_load(clients, timeline, args.duration)
+        hooks = {"BENCH_STARTED": str(started), "BENCH_JOURNAL": str(journal)}
+        host = f"http://127.0.0.1:{balancer.port}"
+        run_locust(host, accounts, workdir / "load", users=args.clients, duration=args.duration, extra_env=hooks)
         stop_sampling.set()
         sampler.join(5)
         for instance in instances:
             if instance.process is None:
                 instance.start()
-        limits = login_limit_probe(instances, direct)
-        writes = check_writes(database, clients)
-        ok = report(clients, elapsed, timeline, balancer, writes, limits, peak[0])
+        sent, writes = read_journal(journal)
+        limits = login_limit_probe(instances, balancer)
+        checked = check_writes(database, writes)
+        ok = report(workdir / "load", sent, timeline, balancer, checked, limits, peak[0])
         say(f"load average after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
-        say("PASS" if ok else "FAIL: a goal was missed (see above)")
-        return 0 if ok else 1
-    except BenchError as exc:
-        say(f"ERROR: {exc}")
-        return 2
-    finally:
+        return ok
+
+    def clean_up() -> None:
         balancer.stop()
         for instance in instances:
             instance.stop()
@@ -749,11 +657,12 @@ def main() -> int:
             for log in workdir.glob("*.log"):
                 shutil.copy(log, args.logs / log.name)
         pgbouncer.stop()
-        if created:
-            drop_database(database)
+        drop_database(database)
         with contextlib.suppress(redis.RedisError):
             cache.flushdb()
         shutil.rmtree(workdir, ignore_errors=True)
+
+    return verdict(run, clean_up, failure="a goal was missed (see above)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,189 @@
+"""Locust's simulated users for `make load` and `make scale-out` (see bench/load.py, which runs it).
+
+Each user takes one seeded account and keeps its session for the whole run (rotating its own
+refresh token, never presenting one twice), and sends the weighted mix of `bench.load.MIX` with no
+pause. Every request is named by its kind in Locust's statistics, and counts as a failure unless it
+got the status expected of its kind ("status 503", or "no answer: <error>" for a socket error).
+
+With BENCH_STARTED set, it writes there the time at which every user is running; with
+BENCH_JOURNAL, it writes there at the end every request (its X-Request-ID, kind, times
+and status) and every write the server acknowledged, for `make scale-out` to check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from locust import FastHttpUser, constant, events, task
+
+from bench.load import EXPECTED_STATUS, FILTERS, MIX
+
+ACCOUNTS: list[dict[str, str]] = json.loads(Path(os.environ["BENCH_ACCOUNTS"]).read_text())
+PASSWORD = os.environ["BENCH_PASSWORD"]
+_free_accounts = list(reversed(ACCOUNTS))
+_requests: list[tuple[str, str, str, float, float, int | None]] = []
+_users: list[ApiUser] = []
+
+
+class ApiUser(FastHttpUser):
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        account = _free_accounts.pop()
+        self.email, self.access, self.refresh_token = account["email"], account["access"], account["refresh"]
+        self.rng = random.Random(self.email)
+        self.task_ids: list[int] = []
+        self.created_ids: list[int] = []
+        # What the server acknowledged (or may have applied), for make scale-out's write check.
+        self.created: dict[int, str] = {}
+        self.failed_creates: set[str] = set()
+        self.deleted: set[int] = set()
+        self.updated: dict[int, tuple[str, str]] = {}
+        self.uncertain: set[int] = set()
+        _users.append(self)
+
+    def send(self, kind: str, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        """One request, recorded; the response, or None when no answer came."""
+        request_id, started = uuid.uuid4().hex, time.time()
+        headers = {"X-Request-ID": request_id, **(headers or {})}
+        with self.client.request(method, path, name=kind, headers=headers, catch_response=True, **kwargs) as response:
+            status = response.status_code or None
+            if status is None:
+                response.failure(f"no answer: {response.error!r}")
+            elif status != EXPECTED_STATUS.get(kind, 200):
+                response.failure(f"status {status}")
+            else:
+                response.success()
+        _requests.append((request_id, kind, method, started, time.time(), status))
+        return response if status else None
+
+    def api(self, kind: str, method: str, path: str, **kwargs: Any) -> Any:
+        """An API request with the current access token; a 401 (a session ended) logs in again."""
+        response = self.send(
+            kind, method, f"/api/v1/{path}", headers={"Authorization": f"Bearer {self.access}"}, **kwargs
+        )
+        if response is not None and response.status_code == 401:
+            self.login()
+        return response
+
+    def take_pair(self, response: Any) -> None:
+        if response is not None and response.status_code == 200:
+            body = response.json()
+            self.access, self.refresh_token = body["access_token"], body["refresh_token"]
+
+    @task(MIX["login"])
+    def login(self) -> None:
+        """A new session (the old one is abandoned, as a client that logs in again does)."""
+        form = f"username={self.email}&password={PASSWORD}"
+        content_type = {"Content-Type": "application/x-www-form-urlencoded"}
+        self.take_pair(self.send("login", "POST", "/api/v1/auth/login", headers=content_type, data=form))
+
+    @task(MIX["refresh"])
+    def refresh(self) -> None:
+        """Rotate the refresh token. When the answer is lost the rotation may have happened: presenting
+        the old token again would end the session, so log in instead."""
+        body = {"refresh_token": self.refresh_token}
+        response = self.send("refresh", "POST", "/api/v1/auth/refresh", json=body)
+        if response is None or response.status_code >= 500:
+            self.login()
+        else:
+            self.take_pair(response)
+
+    @task(MIX["me"])
+    def me(self) -> None:
+        self.api("me", "GET", "users/me")
+
+    @task(MIX["list"])
+    def list_tasks(self) -> None:
+        """The first page, newest first; its ids are kept for updates."""
+        response = self.api("list", "GET", "tasks/")
+        if response is not None and response.status_code == 200 and not self.task_ids:
+            self.task_ids = [item["id"] for item in response.json()["results"]]
+
+    @task(MIX["list_filtered"])
+    def list_filtered(self) -> None:
+        self.api("list_filtered", "GET", "tasks/?" + self.rng.choice(FILTERS))
+
+    @task(MIX["create"])
+    def create(self) -> None:
+        title = f"load {uuid.uuid4().hex}"
+        body = {"title": title, "description": "created by bench/locustfile.py", "priority": self.priority()}
+        response = self.api(
+            "create", "POST", "tasks/", json=body | {"due_date": f"2030-{self.rng.randint(1, 12):02d}-01"}
+        )
+        if response is not None and response.status_code == 201:
+            task_id = response.json()["id"]
+            self.created[task_id] = title
+            self.created_ids.append(task_id)
+            self.task_ids.append(task_id)
+        else:
+            self.failed_creates.add(title)
+
+    @task(MIX["update"])
+    def update(self) -> None:
+        """Change one of the user's own tasks (seeded or created)."""
+        if not self.task_ids:
+            self.list_tasks()
+            return
+        task_id = self.rng.choice(self.task_ids)
+        change = (f"load update {uuid.uuid4().hex}", self.rng.choice(("todo", "in_progress", "done")))
+        response = self.api("update", "PATCH", f"tasks/{task_id}/", json={"title": change[0], "status": change[1]})
+        if response is not None and response.status_code == 200:
+            self.updated[task_id] = change
+            self.uncertain.discard(task_id)
+        else:
+            self.uncertain.add(task_id)
+
+    @task(MIX["delete"])
+    def delete(self) -> None:
+        """Delete a task this user created (seeded ones stay, so lists keep their size)."""
+        if not self.created_ids:
+            self.create()
+            return
+        task_id = self.created_ids.pop(self.rng.randrange(len(self.created_ids)))
+        if task_id in self.task_ids:
+            self.task_ids.remove(task_id)
+        response = self.api("delete", "DELETE", f"tasks/{task_id}/")
+        if response is not None and response.status_code == 204:
+            self.deleted.add(task_id)
+        else:
+            self.uncertain.add(task_id)
+
+    @task(MIX["health_live"])
+    def health_live(self) -> None:
+        self.send("health_live", "GET", "/health/live")
+
+    @task(MIX["health_ready"])
+    def health_ready(self) -> None:
+        self.send("health_ready", "GET", "/health/ready")
+
+    def priority(self) -> str:
+        return self.rng.choice(("low", "medium", "high"))
+
+
+@events.spawning_complete.add_listener
+def write_start(**kwargs: Any) -> None:
+    if marker := os.environ.get("BENCH_STARTED"):
+        Path(marker).write_text(str(time.time()))
+
+
+@events.test_stop.add_listener
+def write_journal(**kwargs: Any) -> None:
+    if journal := os.environ.get("BENCH_JOURNAL"):
+        writes = [
+            {
+                "created": user.created,
+                "failed_creates": sorted(user.failed_creates),
+                "deleted": sorted(user.deleted),
+                "updated": user.updated,
+                "uncertain": sorted(user.uncertain),
+            }
+            for user in _users
+        ]
+        Path(journal).write_text(json.dumps({"requests": _requests, "users": writes}))
