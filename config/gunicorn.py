@@ -12,7 +12,9 @@ bind = f"0.0.0.0:{_int('PORT', 8001)}"
 # Two workers per core, plus one: the usual starting point for a synchronous Django app.
 workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1)
 threads = _int("GUNICORN_THREADS", 1)
-worker_class = "gthread" if threads > 1 else "sync"
+# gunicorn's sync and gthread workers, answering the requests gunicorn refuses before the app (a
+# request line or header over its limits, a malformed line) as problem details, not HTML pages.
+worker_class = f"config.gunicorn_workers.{'ProblemThreadWorker' if threads > 1 else 'ProblemSyncWorker'}"
 # A request taking longer than this is killed; graceful_timeout is how long a stopping worker may
 # finish the requests it has.
 timeout = _int("GUNICORN_TIMEOUT", 30)
