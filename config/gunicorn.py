@@ -37,6 +37,13 @@ access_log_format = (
 )
 # The proxy in front sets X-Forwarded-Proto; which addresses may set it is up to the deployment.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket (for `gunicornc`: worker counts, reloads, shutdown) defaults to one path
+# per home directory (~/.gunicorn/gunicorn.ctl), shared by every master its user starts: the last one
+# started takes it, and gunicornc talks to the wrong server. Nothing here uses it and it can stop the
+# server, so it is off unless GUNICORN_CONTROL_SOCKET names this instance's own path.
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 # HTTPS served by gunicorn itself, when no proxy terminates TLS in front of it.
 certfile = os.environ.get("GUNICORN_CERTFILE") or None
 keyfile = os.environ.get("GUNICORN_KEYFILE") or None

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,17 @@ def _wait_until_listening(port: int, server: subprocess.Popen[bytes], timeout: f
     raise RuntimeError(f"gunicorn not listening on {port} after {timeout} s")
 
 
-# Both worker classes config/gunicorn.py picks: sync (the default) and gthread (GUNICORN_THREADS > 1).
-@pytest.fixture(scope="module", params=["1", "2"], ids=["sync", "gthread"])
-def gunicorn_port(request: pytest.FixtureRequest) -> Iterator[int]:
+@contextmanager
+def gunicorn(home: Path, **extra: str) -> Iterator[int]:
+    """gunicorn with `config/gunicorn.py` and the test settings on a free port, one worker; `home` is
+    its HOME (where gunicorn's control socket would go by default)."""
     port = _free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "WEB_CONCURRENCY": "1",
-        "GUNICORN_THREADS": request.param,
+        **extra,
     }
     server = subprocess.Popen(  # noqa: S603 (our own interpreter's gunicorn and config)
         [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "-b", f"127.0.0.1:{port}", "config.wsgi"],
@@ -58,6 +61,18 @@ def gunicorn_port(request: pytest.FixtureRequest) -> Iterator[int]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+# Both worker classes config/gunicorn.py picks: sync (the default) and gthread (GUNICORN_THREADS > 1).
+@pytest.fixture(scope="module", params=["1", "2"], ids=["sync", "gthread"])
+def gunicorn_port(request: pytest.FixtureRequest, home: Path) -> Iterator[int]:
+    with gunicorn(home, GUNICORN_THREADS=request.param) as port:
+        yield port
 
 
 def exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -123,3 +138,18 @@ def test_a_well_formed_request_still_reaches_the_app(gunicorn_port: int) -> None
     )
     assert status == 200
     assert headers["content-type"] == "application/json"
+
+
+def test_no_control_socket_unless_asked(gunicorn_port: int, home: Path) -> None:
+    """gunicorn's default, one socket per home directory, would be shared by every master its user starts."""
+    assert not (home / ".gunicorn").exists()
+
+
+def test_the_control_socket_is_where_gunicorn_control_socket_says(tmp_path: Path) -> None:
+    path = tmp_path / "api.ctl"
+    with gunicorn(tmp_path, GUNICORN_CONTROL_SOCKET=str(path)):
+        deadline = time.monotonic() + 10
+        while not path.is_socket() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert path.is_socket()
+    assert not (tmp_path / ".gunicorn").exists()
