@@ -153,3 +153,22 @@ def test_the_control_socket_is_where_gunicorn_control_socket_says(tmp_path: Path
             time.sleep(0.1)
         assert path.is_socket()
     assert not (tmp_path / ".gunicorn").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "worker", "threads"),
+    [
+        ({}, "ProblemSyncWorker", 1),
+        ({"GUNICORN_THREADS": "3"}, "ProblemThreadWorker", 3),
+        ({"GUNICORN_CERTFILE": "/tls/cert.pem"}, "ProblemThreadWorker", 4),
+        ({"GUNICORN_CERTFILE": "/tls/cert.pem", "GUNICORN_THREADS": "1"}, "ProblemSyncWorker", 1),
+    ],
+    ids=["plain-http", "threads-asked", "own-tls", "own-tls-sync-asked"],
+)
+def test_gunicorn_serving_tls_itself_defaults_to_threads(extra: dict[str, str], worker: str, threads: int) -> None:
+    """Facing clients itself, a sync worker is held by every idle connection until the worker timeout."""
+    code = "import runpy; c = runpy.run_path('config/gunicorn.py'); print(c['worker_class'], c['threads'])"
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], cwd=ROOT, env=extra, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.split() == [f"config.gunicorn_workers.{worker}", str(threads)], result.stderr
