@@ -26,13 +26,10 @@ FROM python:3.13-slim-bookworm
 LABEL org.opencontainers.image.title="tasks-api" \
       org.opencontainers.image.description="Tasks API: Django REST backend served by gunicorn"
 
-# GUNICORN_CMD_ARGS: gunicorn's control socket (for `gunicornc`) would go under $HOME, which the
-# app user does not have; the container runtime manages the process instead.
 ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PORT=8001 \
-    GUNICORN_CMD_ARGS="--no-control-socket"
+    PORT=8001
 
 # A system user with no home and no login shell; it owns nothing in the image, so the code, the
 # virtual environment and the collected static files are read-only to the running app.

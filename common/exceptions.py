@@ -8,13 +8,12 @@ what clients read before problem details existed, and stay.
 
 Whoever answers an error (DRF's exception handler, the middleware, Django's error handlers)
 turns what was raised into an `APIException` with `as_api_exception` and answers
-`problem_response`: one mapping, one shape, one place deciding that an unreachable database is a 503.
+`problem_response`: one mapping, one shape (`common.problem_types`), one place deciding that an
+unreachable database is a 503.
 """
 
 import logging
 import math
-from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -27,53 +26,9 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
+from common.problem_types import PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, problem
+
 logger = logging.getLogger("common.errors")
-
-PROBLEM_CONTENT_TYPE = "application/problem+json"
-PROBLEM_TYPE_PATH = "/api/problems/"
-
-
-@dataclass(frozen=True)
-class ProblemType:
-    title: str
-    description: str
-
-
-# Every `code` the API answers, with the title of its problem type and what a client should do.
-# `GET /api/problems/<code>` serves the entry; the README's contract lists them.
-PROBLEM_TYPES: dict[str, ProblemType] = {
-    "invalid": ProblemType("Invalid input", "A field or parameter is invalid; `errors` names each one."),
-    "parse_error": ProblemType("Malformed request body", "The body is not valid JSON; fix it before retrying."),
-    "bad_request": ProblemType("Bad request", "The request was refused before it reached the API."),
-    "not_authenticated": ProblemType("Authentication required", "Send `Authorization: Bearer <access_token>`."),
-    "authentication_failed": ProblemType("Authentication failed", "The credentials were refused."),
-    "token_not_valid": ProblemType("Token not valid", "The token is expired, revoked or malformed; log in again."),
-    "invalid_credentials": ProblemType("Invalid credentials", "The email or password is wrong."),
-    "permission_denied": ProblemType("Permission denied", "The caller's role does not allow this."),
-    "not_found": ProblemType("Not found", "No such resource (or not one the caller may see), or no such page."),
-    "method_not_allowed": ProblemType("Method not allowed", "The resource does not answer this method."),
-    "not_acceptable": ProblemType("Not acceptable", "The API answers JSON only."),
-    "unsupported_media_type": ProblemType("Unsupported media type", "Send the body as `application/json`."),
-    "payload_too_large": ProblemType("Request body too large", "The body is over the size limit."),
-    "precondition_failed": ProblemType(
-        "Precondition failed", "The resource changed since the `If-Match` ETag was read; GET it again."
-    ),
-    "precondition_required": ProblemType(
-        "Precondition required", "Send `If-Match` with the ETag of the version being changed."
-    ),
-    "idempotency_key_in_use": ProblemType(
-        "Idempotency key in use", "A request with this `Idempotency-Key` is still running; retry shortly."
-    ),
-    "idempotency_key_reused": ProblemType(
-        "Idempotency key reused", "This `Idempotency-Key` was sent with another request body; use a new key."
-    ),
-    "throttled": ProblemType("Too many requests", "Retry after `Retry-After` seconds."),
-    "server_error": ProblemType("Internal server error", "Something failed on the server; it has been logged."),
-    "service_unavailable": ProblemType(
-        "Service unavailable", "A dependency is unreachable; retry after `Retry-After`."
-    ),
-}
-
 
 # The messages of the API's own errors (their `detail`, unless the raise gives another).
 _RETRY_SHORTLY = "The service is temporarily unavailable; retry shortly."
@@ -119,11 +74,6 @@ class ServerError(Problem, status=500, code="server_error", detail="Internal ser
     """An error the API did not expect: logged, answered without its details."""
 
 
-def problem_type_uri(code: str) -> str:
-    """The problem's `type`: a path of this API for a known code, `about:blank` otherwise (RFC 9457 4.2.1)."""
-    return f"{PROBLEM_TYPE_PATH}{code}" if code in PROBLEM_TYPES else "about:blank"
-
-
 def as_api_exception(exc: Exception) -> exceptions.APIException | None:
     """What `exc` means to a client, or `None` for an error the API does not expect (a 500)."""
     if isinstance(exc, exceptions.APIException):
@@ -150,14 +100,7 @@ def problem_body(exc: exceptions.APIException) -> dict[str, Any]:
     else:
         detail, code = _message_and_code(exc.detail, exc.get_codes())
         errors = None
-    known = PROBLEM_TYPES.get(code)
-    body: dict[str, Any] = {
-        "type": problem_type_uri(code),
-        "title": known.title if known else HTTPStatus(exc.status_code).phrase,
-        "status": exc.status_code,
-        "detail": detail,
-        "code": code,
-    }
+    body = problem(status=exc.status_code, code=code, detail=detail)
     if errors is not None:
         body["errors"] = errors
     return body

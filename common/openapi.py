@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
-from common.exceptions import PROBLEM_CONTENT_TYPE
+from common.problem_types import PROBLEM_CONTENT_TYPE
 
 
 class MessageSerializer(serializers.Serializer):

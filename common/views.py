@@ -7,8 +7,9 @@ from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 
-from common.exceptions import PROBLEM_TYPES, BadRequest, ServerError, problem_response, problem_type_uri
+from common.exceptions import BadRequest, ServerError, problem_response
 from common.middleware import is_api_request
+from common.problem_types import PROBLEM_TYPES, problem_type_uri
 
 
 @csrf_exempt  # an unknown path is a 404 whatever the method; the CSRF check would answer 403 first

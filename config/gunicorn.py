@@ -11,8 +11,18 @@ def _int(name: str, default: int) -> int:
 bind = f"0.0.0.0:{_int('PORT', 8001)}"
 # Two workers per core, plus one: the usual starting point for a synchronous Django app.
 workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1)
-threads = _int("GUNICORN_THREADS", 1)
-worker_class = "gthread" if threads > 1 else "sync"
+# HTTPS served by gunicorn itself, when no proxy terminates TLS in front of it.
+certfile = os.environ.get("GUNICORN_CERTFILE") or None
+keyfile = os.environ.get("GUNICORN_KEYFILE") or None
+# A sync worker is held by each connection it accepts until a request arrives, and only the worker
+# timeout frees it: facing clients itself (its own TLS, above), two idle connections stalled all of a
+# 2-worker server for 31 s. gthread waits at most 5 s per connection for its first bytes, then lets
+# the thread go; so with a certificate and no GUNICORN_THREADS it is 4 threads: 2 idle connections
+# cost nothing, 8 about 4 s (docs/deployment.md). Behind a proxy (which buffers) sync stays the default.
+threads = _int("GUNICORN_THREADS", 4 if certfile else 1)
+# gunicorn's sync and gthread workers, answering the requests gunicorn refuses before the app (a
+# request line or header over its limits, a malformed line) as problem details, not HTML pages.
+worker_class = f"config.gunicorn_workers.{'ProblemThreadWorker' if threads > 1 else 'ProblemSyncWorker'}"
 # A request taking longer than this is killed; graceful_timeout is how long a stopping worker may
 # finish the requests it has.
 timeout = _int("GUNICORN_TIMEOUT", 30)
@@ -35,9 +45,13 @@ access_log_format = (
 )
 # The proxy in front sets X-Forwarded-Proto; which addresses may set it is up to the deployment.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-# HTTPS served by gunicorn itself, when no proxy terminates TLS in front of it.
-certfile = os.environ.get("GUNICORN_CERTFILE") or None
-keyfile = os.environ.get("GUNICORN_KEYFILE") or None
+# gunicorn's control socket (for `gunicornc`: worker counts, reloads, shutdown) defaults to one path
+# per home directory (~/.gunicorn/gunicorn.ctl), shared by every master its user starts: the last one
+# started takes it, and gunicornc talks to the wrong server. Nothing here uses it and it can stop the
+# server, so it is off unless GUNICORN_CONTROL_SOCKET names this instance's own path.
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 
 
 def child_exit(server: object, worker: object) -> None:

@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tokens import issue_token_pair
-from common.exceptions import PROBLEM_TYPES
 from common.middleware import JSONErrorsForAPIMiddleware
+from common.problem_types import PROBLEM_TYPES
 from tasks.models import Task
 from tests.factories import TaskFactory
 from tests.problem_helpers import assert_problem
