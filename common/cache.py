@@ -171,7 +171,9 @@ def incr_expiring(cache: BaseCache, key: str, timeout: int) -> int:
     if isinstance(cache, FallbackRedisCache):
         return cache.incr_expiring(key, timeout)
     if isinstance(cache, RedisCache):
-        full_key = cache.make_and_validate_key(key)
+        # make_key, not make_and_validate_key: the validation only warns about keys memcached
+        # would refuse, character by character, on every request.
+        full_key = cache.make_key(key)
         pipeline = cache._cache.get_client(full_key, write=True).pipeline(transaction=False)
         pipeline.incr(full_key)
         pipeline.expire(full_key, timeout, nx=True)
