@@ -9,6 +9,7 @@ without a rate is not limited.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -52,9 +53,13 @@ class Rate:
         return cls(count=int(count), seconds=_PERIODS[period.strip().lower()])
 
 
+# Every request asks for its limits' rates, and a process only ever sees a few rate strings.
+_parse_rate = functools.lru_cache(maxsize=64)(Rate.parse)
+
+
 def rate_for(scope: str) -> Rate | None:
     rate = settings.THROTTLE_RATES.get(scope)
-    return Rate.parse(rate) if rate else None
+    return _parse_rate(rate) if rate else None
 
 
 @dataclass(frozen=True)

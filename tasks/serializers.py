@@ -1,3 +1,4 @@
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,10 @@ class PriorityField(serializers.ChoiceField):
 
     def to_representation(self, value: Any) -> str:
         return Priority.name_of(value)
+
+
+# Serializer class -> the fields ModelSerializer built for it, unbound (see TaskSerializer.get_fields).
+_built_fields: dict[type, dict[str, Any]] = {}
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -42,6 +47,20 @@ class TaskSerializer(serializers.ModelSerializer):
             "completed_at",
         )
         read_only_fields = ("id", "owner", "created_at", "updated_at", "completed_at")
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        """Copies of the fields ModelSerializer built for this class's first instance.
+
+        ModelSerializer builds them again for every instance, reading the model's fields and
+        their options (a deep copy of every declared field included): about 0.2 ms of each create
+        and update, most of its validation. They depend on the class alone. A shallow copy is
+        enough: binding (`field_name`, `parent`, `source`...) sets attributes on the copy, and
+        what copies share (validators, error messages, choices) is only read while validating.
+        """
+        built = _built_fields.get(type(self))
+        if built is None:
+            built = _built_fields[type(self)] = super().get_fields()
+        return {name: copy.copy(field) for name, field in built.items()}
 
     def to_representation(self, instance: Task | Mapping[str, Any]) -> dict[str, Any]:
         """The fields of `Meta.fields`, built in one step rather than field by field.
