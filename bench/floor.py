@@ -108,7 +108,8 @@ def authenticate(environ: dict[str, Any]) -> tuple[Any, ...]:
         count_request(user_id)
     now = dt.datetime.now(dt.UTC)
     user = connection().execute(USER_SQL, (now, claims["sid"], user_id)).fetchone()
-    if user is None or not user[12] or not user[6] or claims.get("ver") != user[8]:
+    # session_live is the last column; is_active and token_version stand at 6 and 8.
+    if user is None or not user[-1] or not user[6] or claims.get("ver") != user[8]:
         raise HTTPError("401 Unauthorized", "token_not_valid")
     return user
 
