@@ -19,39 +19,36 @@ from gunicorn.workers.sync import SyncWorker
 
 from common.problem_types import PROBLEM_CONTENT_TYPE, problem
 
-# What each refusal of gunicorn's means to a client; first match wins, so the response-header errors
-# (subclasses of the request-header ones) come first. Any other parse error is a 400, anything else
-# (the app raised instead of answering) a 500: gunicorn's own statuses, bar a TLS failure (its 403),
-# which is a malformed request here too.
+# What each refusal of gunicorn's means to a client: its status, problem code and detail (filled
+# with the limits of `cfg` and gunicorn's message `exc`). First match wins, so the response-header
+# errors (subclasses of the request-header ones) come first. Any other parse error is a 400, anything
+# else (the app raised instead of answering) a 500: gunicorn's own statuses, bar a TLS failure (its
+# 403), which is a malformed request here too.
 _APP_FAULTS = (errors.InvalidResponseHeader, errors.InvalidResponseHeaderName, errors.ConfigurationProblem)
-_REFUSALS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int, str], ...] = (
-    (_APP_FAULTS, 500, "server_error"),
-    (errors.LimitRequestLine, 414, "uri_too_long"),
-    (errors.LimitRequestHeaders, 431, "headers_too_large"),
-    (errors.ExpectationFailed, 417, "expectation_failed"),
-    (errors.UnsupportedTransferCoding, 501, "not_implemented"),
-    (errors.ForbiddenProxyRequest, 403, "permission_denied"),
-    ((errors.ParseException, ssl.SSLError), 400, "bad_request"),
+_SERVER_ERROR = (500, "server_error", "Internal server error.")
+_MALFORMED = "Malformed request: {exc}."  # gunicorn's message names what was malformed
+_REFUSALS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int, str, str], ...] = (
+    (_APP_FAULTS, *_SERVER_ERROR),
+    (errors.LimitRequestLine, 414, "uri_too_long", "The request line is over {cfg.limit_request_line} bytes."),
+    (
+        errors.LimitRequestHeaders,
+        431,
+        "headers_too_large",
+        "A header field is over {cfg.limit_request_field_size} bytes, "
+        "or there are over {cfg.limit_request_fields} of them.",
+    ),
+    (errors.ExpectationFailed, 417, "expectation_failed", _MALFORMED),
+    (errors.UnsupportedTransferCoding, 501, "not_implemented", _MALFORMED),
+    (errors.ForbiddenProxyRequest, 403, "permission_denied", _MALFORMED),
+    ((errors.ParseException, ssl.SSLError), 400, "bad_request", _MALFORMED),
 )
 
 
 def refusal(exc: BaseException, cfg: Any) -> tuple[int, str, str]:
     """The status, problem code and message answering `exc`, raised while gunicorn read a request."""
-    matches = ((status, code) for kind, status, code in _REFUSALS if isinstance(exc, kind))
-    status, code = next(matches, (500, "server_error"))
-    if code == "uri_too_long":
-        detail = f"The request line is over {cfg.limit_request_line} bytes."
-    elif code == "headers_too_large":
-        detail = (
-            f"A header field is over {cfg.limit_request_field_size} bytes, "
-            f"or there are over {cfg.limit_request_fields} of them."
-        )
-    elif status == 500:
-        detail = "Internal server error."
-    else:
-        # gunicorn's message names what was malformed ("Invalid HTTP Version 'HTTP/9'").
-        detail = f"Malformed request: {exc}."
-    return status, code, detail
+    matches = ((status, code, detail) for kind, status, code, detail in _REFUSALS if isinstance(exc, kind))
+    status, code, detail = next(matches, _SERVER_ERROR)
+    return status, code, detail.format(cfg=cfg, exc=exc)
 
 
 def problem_answer(status: int, code: str, detail: str) -> bytes:
