@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import math
 import os
 import secrets
 import signal
@@ -20,7 +21,8 @@ import time
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -76,6 +78,48 @@ def verdict(run: Callable[[], bool], clean_up: Callable[[], None], *, failure: s
             return 2
         finally:
             clean_up()
+
+
+# Reporting ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One goal of a checking script: held or not, and the figures that say so."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+def print_checks(checks: Iterable[Check]) -> bool:
+    """One line per check, `[ok]` or `[FAIL]`; whether every one held."""
+    checks = list(checks)
+    for check in checks:
+        say(f"  [{'ok' if check.passed else 'FAIL'}] {check.name}" + (f": {check.detail}" if check.detail else ""))
+    return all(check.passed for check in checks)
+
+
+def status_counts(statuses: Iterable[int | str | None] | Mapping[str, int]) -> str:
+    """'200: 12, 503: 3, socket error: 1' from statuses (None: no answer) or from counts by status."""
+    counts = statuses if isinstance(statuses, Mapping) else Counter(str(s) for s in statuses)
+    named = Counter({"socket error" if key == "None" else key: n for key, n in counts.items()})
+    return ", ".join(f"{key}: {n}" for key, n in sorted(named.items()) if n) or "none"
+
+
+def percentile(values: Iterable[float], fraction: float) -> float:
+    """The nearest-rank percentile; NaN when there are no values."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1] if ordered else math.nan
+
+
+def ms(seconds: float) -> str:
+    """Seconds as milliseconds for a report; '-' for NaN."""
+    return "-" if math.isnan(seconds) else f"{seconds * 1000:.1f}"
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 class Clock:
