@@ -1,23 +1,6 @@
-"""The floor: the least work that can answer three of the benchmark's requests, as a bare WSGI app.
-
-No framework: psycopg 3 and orjson, and PyJWT to verify the same HS256 access token the app
-verifies (signature, expiry with the same leeway, issuer, audience, token type). It sends exactly
-the SQL the app sends for these requests, as captured from it with libpq's trace (`bench/run.py`
-checks that they still match): the user lookup of authentication (with its session's state), then
-
-- `GET /api/v1/users/me`: nothing more;
-- `GET /api/v1/tasks/?page_size=N&page=P`: the count, then the page;
-- `POST /api/v1/tasks/` (JSON): the insert, returning the id;
-
-bound client-side like Django's (psycopg's `ClientCursor`), on one persistent connection per worker
-in autocommit mode.
-Answers carry the same JSON as the app's. With `FLOOR_REDIS_URL` set (the production-defaults
-run), each authenticated request also costs what the app's per-user rate limit must cost at
-least: one round trip to Redis, an atomic increment of the user's counter for the current minute
-(with its expiry set in the same round trip). Only the bench's requests are handled: a plain user's
-own tasks, no filters. Served by gunicorn with the project's config, like the app:
-
-    gunicorn -c config/gunicorn.py --bind 127.0.0.1:8102 bench.floor:application
+"""The floor of `make bench`: the least work that answers three of its requests, as a bare WSGI app
+(psycopg 3, orjson, PyJWT), sending exactly the app's SQL and giving its JSON (`bench/run.py` checks
+both each run); with FLOOR_REDIS_URL, one Redis increment per request too. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -138,25 +121,17 @@ def me(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, Any]:
 
 
 def task_list(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, Any]:
-    query = parse_qs(environ.get("QUERY_STRING", ""))
-    size = min(int(query.get("page_size", ["20"])[0]), 100)
-    page = int(query.get("page", ["1"])[0])
+    """The first page (the only one the benchmark asks for)."""
+    size = min(int(parse_qs(environ.get("QUERY_STRING", "")).get("page_size", ["20"])[0]), 100)
     conn = connection()
     row = conn.execute(COUNT_SQL, (user[0],)).fetchone()
     count = row[0] if row else 0
-    if page == 1:
-        rows = conn.execute(PAGE_SQL, (user[0], size)).fetchall()
-    else:
-        rows = conn.execute(PAGE_SQL + " OFFSET %s", (user[0], size, size * (page - 1))).fetchall()
+    rows = conn.execute(PAGE_SQL, (user[0], size)).fetchall()
     base = f"http://{environ.get('HTTP_HOST', 'localhost')}{environ['PATH_INFO']}"
     return "200 OK", {
         "count": count,
-        "next": f"{base}?page={page + 1}&page_size={size}" if page * size < count else None,
-        "previous": None
-        if page == 1
-        else f"{base}?page_size={size}"
-        if page == 2
-        else f"{base}?page={page - 1}&page_size={size}",
+        "next": f"{base}?page=2&page_size={size}" if size < count else None,
+        "previous": None,
         "results": [task_json(row) for row in rows],
     }
 

@@ -483,23 +483,24 @@ def environment(database_url: str) -> dict[str, Any]:
 
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     cpu_models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])  # MemTotal, its first line
     with psycopg.connect(database_url, connect_timeout=5) as conn:
         postgres = conn.execute("SHOW server_version").fetchone()
     packages = ("Django", "djangorestframework", "gunicorn", "psycopg", "orjson", "PyJWT")
-    versions = {"python": platform.python_version()} | {package: version(package) for package in packages}
-    versions |= {
-        "postgresql": str(postgres[0]) if postgres else "unknown",
-        "wrk": output("wrk", "-v").split("\n")[0].strip(),
-    }
     modified = [line[3:] for line in output("git", "status", "--porcelain", "--untracked-files=no").splitlines()]
-    machine: dict[str, Any] = {
-        "cores": os.cpu_count(),
-        "cpu_model": cpu_models[0] if cpu_models else platform.processor(),
-    }
-    machine |= {"memory_gb": round(int(Path("/proc/meminfo").read_text().split()[1]) / 1024**2, 1)}  # MemTotal
     return {
-        "machine": machine | {"kernel": platform.release()},
-        "versions": versions,
+        "machine": {
+            "cores": os.cpu_count(),
+            "cpu_model": cpu_models[0] if cpu_models else platform.processor(),
+            "memory_gb": round(memory_kb / 1024 / 1024, 1),
+            "kernel": platform.release(),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            **{package: version(package) for package in packages},
+            "postgresql": str(postgres[0]) if postgres else "unknown",
+            "wrk": output("wrk", "-v").split("\n")[0].strip(),
+        },
         "code": {"commit": output("git", "rev-parse", "--short", "HEAD").strip() or "unknown", "modified": modified},
     }
 
@@ -522,13 +523,8 @@ def draw_chart(results: dict[str, Any]) -> None:
     axes.set_yticks(positions, [row["workload"] + (" (floor)" if row["server"] == "floor" else "") for row in rows])
     for position, row in zip(positions, rows, strict=True):
         share = f"  ({row['floor_percent']:.0f}% of floor)" if row["floor_percent"] else ""
-        axes.text(
-            row["requests_per_second"] + top * 0.01,
-            position,
-            f"{row['requests_per_second']:,.0f}{share}",
-            va="center",
-            fontsize=8,
-        )
+        note = f"{row['requests_per_second']:,.0f}{share}"
+        axes.text(row["requests_per_second"] + top * 0.01, position, note, va="center", fontsize=8)
     axes.set_xlim(0, top * 1.3)
     axes.set_xlabel("requests per second (higher is better)")
     axes.set_title(
@@ -626,13 +622,13 @@ def run_passes(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
                 sql, floor_sql = sql_counts[workload.name]
                 if name == "on":
                     workload = replace(workload, name=workload.name + LIMITS_ON, user="readers")
-                rows.append(measure(workload, "app", app, sql, seed, args))
+                row = measure(workload, "app", app, sql, seed, args)
+                rows.append(row)
                 if floor_sql is not None:
-                    rows.append(measure(workload, "floor", floor_server, floor_sql, seed, args))
-                    if rows[-1]["requests_per_second"]:
-                        rows[-2]["floor_percent"] = (
-                            100 * rows[-2]["requests_per_second"] / rows[-1]["requests_per_second"]
-                        )
+                    floor_row = measure(workload, "floor", floor_server, floor_sql, seed, args)
+                    rows.append(floor_row)
+                    if floor_row["requests_per_second"]:
+                        row["floor_percent"] = 100 * row["requests_per_second"] / floor_row["requests_per_second"]
         finally:
             app.stop()
             floor_server.stop()
