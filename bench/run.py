@@ -220,7 +220,7 @@ def call_wsgi(app: WSGI, method: str, target: str, headers: dict[str, str], body
     wsgi_environ: dict[str, Any] = environ | {"wsgi.input": io.BytesIO(body.encode())}
     wsgiref.util.setup_testing_defaults(wsgi_environ)  # the rest: host 127.0.0.1, the wsgi.* keys
     statuses: list[str] = []
-    result = app(wsgi_environ, lambda status, headers, exc_info=None: statuses.append(status))
+    result = app(wsgi_environ, lambda status, response_headers, exc_info=None: statuses.append(status))
     try:
         content = b"".join(result)
     finally:
