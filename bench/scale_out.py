@@ -349,9 +349,9 @@ def main() -> int:
     if not 1 <= args.clients <= 256 or not 55 <= args.duration <= 600:
         parser.error("--clients must be 1-256 and --duration 55-600 seconds (the faults end at about 50 s)")
     database = f"issue14_scale_{os.getpid()}"
-    workdir = Path(
-        tempfile.mkdtemp(prefix="scale-out-")
-    )  # in /tmp: as root PgBouncer runs as postgres, who must reach it
+    workdir = Path(tempfile.mkdtemp(prefix="scale-out-"))
+    # A directory of its own: as root, PgBouncer runs as the postgres user, who cannot enter `workdir`.
+    pgbouncer_dir = Path(tempfile.mkdtemp(prefix="scale-out-pgbouncer-"))
     instance_ports = [args.port + n for n in range(3)]
     balancer = HAProxy(workdir, args.balancer_port, instance_ports)
     cache = redis.Redis.from_url(REDIS_URL)
@@ -376,7 +376,7 @@ def main() -> int:
         # Migrations and the seed talk to PostgreSQL directly.
         direct = env | {"DATABASE_URL": harness.database_url(database), "DATABASE_PGBOUNCER": "false"}
         accounts = load.accounts_file(direct, workdir / "accounts.json", prefix="scale", users=args.clients)
-        if (started := pgbouncer("start", workdir / "pgbouncer", args.pgbouncer_port, POOL_SIZE)).returncode:
+        if (started := pgbouncer("start", pgbouncer_dir, args.pgbouncer_port, POOL_SIZE)).returncode:
             raise BenchError(f"PgBouncer did not start:\n{started.stdout}{started.stderr}")
         cache.flushdb()  # DB 14 is this test's own: rate-limit counters start from zero
         for instance in instances:
@@ -427,7 +427,8 @@ def main() -> int:
         balancer.stop()
         for instance in instances:
             instance.stop()
-        pgbouncer("stop", workdir / "pgbouncer")
+        pgbouncer("stop", pgbouncer_dir)
+        shutil.rmtree(pgbouncer_dir, ignore_errors=True)
         harness.drop_database(database)
         with contextlib.suppress(redis.RedisError):
             cache.flushdb()
