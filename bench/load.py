@@ -69,26 +69,22 @@ def accounts_file(env: dict[str, str], path: Path, *, prefix: str, users: int) -
     return path
 
 
-def run_locust(
-    host: str, accounts: Path, csv_prefix: Path, *, users: int, duration: float, extra_env: dict[str, str] | None = None
-) -> float:
-    """Locust headless, its statistics in `<csv_prefix>_*.csv`; the CPU seconds it used."""
+def run_locust(host: str, accounts: Path, csv_prefix: Path, *, users: int, duration: float, **hooks: str) -> None:
+    """Locust headless, its statistics in `<csv_prefix>_*.csv`; `hooks` are the locustfile's BENCH_* variables."""
     command = [str(harness.PYTHON.parent / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless"]
     command += ["--users", str(users), "--spawn-rate", str(users), "--run-time", f"{duration:g}s", "--host", host]
     command += ["--csv", str(csv_prefix), "--stop-timeout", "30", "--exit-code-on-error", "0", "--loglevel", "WARNING"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_ACCOUNTS": str(accounts), "BENCH_PASSWORD": PASSWORD}
     log = csv_prefix.with_suffix(".log")
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env | (extra_env or {}), stdout=output, stderr=output)
-        try:
-            _, status, usage = os.wait4(process.pid, 0)  # its own CPU time, as it exits
-            process.returncode = os.waitstatus_to_exitcode(status)
-        finally:
-            if process.returncode is None:  # interrupted: stop Locust too
-                process.kill()
-                process.wait()
-    if process.returncode != 0 or not csv_prefix.with_name(csv_prefix.name + "_stats.csv").exists():
+        locust = subprocess.run(command, cwd=ROOT, env=env | hooks, stdout=output, stderr=output, check=False)
+    if locust.returncode != 0 or not csv_prefix.with_name(csv_prefix.name + "_stats.csv").exists():
         raise BenchError(f"locust failed:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's children that have ended and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -152,19 +148,18 @@ def main() -> int:
         say(f"load average before: {harness.load_average()}")
         say(f"database {database}: migrating and seeding {args.clients} users x {TASKS_PER_USER} tasks")
         accounts = accounts_file(env, workdir / "accounts.json", prefix="load", users=args.clients)
-        children_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
         server.start()
         say(
             f"gunicorn on {server.url}: 2 sync workers, DEBUG off, rate limits off (THROTTLE_* set empty); "
             f"{args.clients} clients (Locust users) for {args.duration:.0f} s"
         )
         say("mix: " + ", ".join(f"{kind} {weight / sum(MIX.values()):.1%}" for kind, weight in MIX.items()))
-        started = time.monotonic()
-        client_cpu = run_locust(server.url, accounts, workdir / "load", users=args.clients, duration=args.duration)
-        elapsed = time.monotonic() - started
+        # gunicorn's CPU time counts once it is waited for: after Locust's.
+        started, cpu_before = time.monotonic(), children_cpu()
+        run_locust(server.url, accounts, workdir / "load", users=args.clients, duration=args.duration)
+        elapsed, client_cpu = time.monotonic() - started, children_cpu() - cpu_before
         server.stop()
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        server_cpu = after.ru_utime + after.ru_stime - children_cpu.ru_utime - children_cpu.ru_stime - client_cpu
+        server_cpu = children_cpu() - cpu_before - client_cpu
         server_errors, socket_errors, exceptions = print_stats(workdir / "load")
         problems = server.log_problems()
         say(f"server log: {len(problems)} error lines")

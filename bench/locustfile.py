@@ -17,9 +17,8 @@ from locust import FastHttpUser, constant, events, task
 
 from bench.load import EXPECTED_STATUS, FILTERS, MIX
 
-ACCOUNTS: list[dict[str, str]] = json.loads(Path(os.environ["BENCH_ACCOUNTS"]).read_text())
+_free_accounts: list[dict[str, str]] = json.loads(Path(os.environ["BENCH_ACCOUNTS"]).read_text())
 PASSWORD = os.environ["BENCH_PASSWORD"]
-_free_accounts = list(reversed(ACCOUNTS))
 _requests: list[tuple[str, str, str, float, float, int | None]] = []  # id, kind, method, start, end, status
 _users: list[ApiUser] = []
 

@@ -101,7 +101,7 @@ class HAProxy:
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
-            command = [shutil.which("haproxy") or "/usr/sbin/haproxy", "-db", "-f", str(self.config)]
+            command = [program("haproxy") or "haproxy", "-db", "-f", str(self.config)]
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         for name in ("app1", "app2", "app3"):
             self.wait_up(name)
@@ -251,21 +251,22 @@ def check_login_limit(instances: list[Gunicorn], balancer: HAProxy) -> list[Chec
 
     urls = [instance.url for instance in instances]
     plans = {
-        "every attempt on app1": lambda n: urls[0],
-        "every attempt on app3": lambda n: urls[2],
-        "round-robin app1, app2, app3": lambda n: urls[n % 3],
-        "through HAProxy": lambda n: balancer.url,
+        "every attempt on app1": urls[:1],
+        "every attempt on app3": urls[2:],
+        "round-robin app1, app2, app3": urls,
+        "through HAProxy": [balancer.url],
     }
     say(f"failed-login limit ({LOGIN_LIMIT} per account and address, counted in Redis DB 14):")
     held = True
     with httpx.Client(timeout=30) as http:
-        for index, (label, target) in enumerate(plans.items()):
+        for index, (label, targets) in enumerate(plans.items()):
             email = User.objects.create_user(email=f"limit{index}@example.com", password=load.PASSWORD).email
             headers = {} if label == "through HAProxy" else {"X-Forwarded-For": "127.0.0.1"}
             failures, retry_after = 0, False
             for attempt in range(LOGIN_LIMIT + 5):
                 form = {"username": email, "password": "wrong"}
-                response = http.post(f"{target(attempt)}/api/v1/auth/login", data=form, headers=headers)
+                url = f"{targets[attempt % len(targets)]}/api/v1/auth/login"
+                response = http.post(url, data=form, headers=headers)
                 if response.status_code == httpx.codes.TOO_MANY_REQUESTS:
                     retry_after = "retry-after" in response.headers
                     break
@@ -333,6 +334,11 @@ def report_failures(requests: list[list[Any]], faults: Faults, balancer: HAProxy
     ]
 
 
+def program(name: str) -> str | None:
+    """Where Debian's package put `name` (/usr/sbin is not on every PATH)."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin")
+
+
 def pgbouncer(*args: object) -> subprocess.CompletedProcess[str]:
     command = ["bash", str(ROOT / "scripts" / "pgbouncer.sh"), *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
@@ -368,7 +374,7 @@ def main() -> int:
     instances = [Gunicorn(env, port, workdir / f"app{n}.log") for n, port in enumerate(instance_ports, 1)]
 
     def run() -> bool:
-        if missing := [name for name in ("haproxy", "pgbouncer") if not shutil.which(name, path="/usr/sbin:/usr/bin")]:
+        if missing := [name for name in ("haproxy", "pgbouncer") if not program(name)]:
             raise BenchError(f"missing {', '.join(missing)}: apt-get install haproxy pgbouncer")
         say(f"load average before: {harness.load_average()}")
         harness.create_database(database)
@@ -398,9 +404,7 @@ def main() -> int:
         sampler = threading.Thread(target=sample_connections, args=(database, stop_sampling, peak), daemon=True)
         sampler.start()
         hooks = {"BENCH_STARTED": str(marker), "BENCH_JOURNAL": str(journal)}
-        load.run_locust(
-            balancer.url, accounts, workdir / "load", users=args.clients, duration=args.duration, extra_env=hooks
-        )
+        load.run_locust(balancer.url, accounts, workdir / "load", users=args.clients, duration=args.duration, **hooks)
         stop_sampling.set()
         sampler.join(5)
         for instance in instances:
