@@ -9,6 +9,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -98,8 +99,8 @@ def print_stats(csv_prefix: Path, where: str = "") -> tuple[int, int, int]:
 
     statuses: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for row in rows("failures"):
-        error = row["Error"].removeprefix("status ")
-        statuses[row["Name"]][error if error.isdigit() else "socket error"] += int(row["Occurrences"])
+        status = re.search(r"\bstatus (\d+)\b", row["Error"])  # the CSV has "CatchResponseError('status 404')"
+        statuses[row["Name"]][status[1] if status else "socket error"] += int(row["Occurrences"])
     stats = {row["Name"]: row for row in rows("stats")}
     for name in stats.keys() - {"Aggregated"}:
         statuses[name][expected(name)] += int(stats[name]["Request Count"]) - int(stats[name]["Failure Count"])

@@ -304,7 +304,8 @@ def report_failures(requests: list[list[Any]], faults: Faults, balancer: HAProxy
         elif status is None:
             cause = f"{method} no answer from HAProxy ({f'{server} {term}' if line else 'not in its log'})"
         else:
-            cause = f"{method} {kind} {status} from {server} (HAProxy: {term})"
+            retried = f", retries {line['retries']}" if line else ""
+            cause = f"{method} {kind} {status} from {server} (HAProxy: {term}{retried})"
         causes[cause] += 1
         # "SD": the instance died after the start of its answer was passed on, which no balancer can retry.
         begun = killed and term.startswith("SD")
@@ -350,6 +351,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=60, help="seconds of load, default 60 (at least 55)")
     parser.add_argument("--balancer-port", type=int, default=8210, help="HAProxy's port, default 8210")
     parser.add_argument("--port", type=int, default=8211, help="the first instance's (then the next 2), default 8211")
+    parser.add_argument(
+        "--logs", type=Path, help="a directory to keep HAProxy's and the instances' logs and the journal in"
+    )
     parser.add_argument("--pgbouncer-port", type=int, default=6441, help="PgBouncer's port, default 6441")
     args = parser.parse_args()
     if not 1 <= args.clients <= 256 or not 55 <= args.duration <= 600:
@@ -431,6 +435,11 @@ def main() -> int:
         balancer.stop()
         for instance in instances:
             instance.stop()
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for kept in [*workdir.glob("*.log"), workdir / "journal.json"]:
+                with contextlib.suppress(OSError):
+                    shutil.copy(kept, args.logs / kept.name)
         pgbouncer("stop", pgbouncer_dir)
         shutil.rmtree(pgbouncer_dir, ignore_errors=True)
         harness.drop_database(database)
