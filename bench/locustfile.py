@@ -1,13 +1,6 @@
-"""Locust's simulated users for `make load` and `make scale-out` (see bench/load.py, which runs it).
-
-Each user takes one seeded account and keeps its session for the whole run (rotating its own
-refresh token, never presenting one twice), and sends the weighted mix of `bench.load.MIX` with no
-pause. Every request is named by its kind in Locust's statistics, and counts as a failure unless it
-got the status expected of its kind ("status 503", or "no answer: <error>" for a socket error).
-
-With BENCH_STARTED set, it writes there the time at which every user is running; with
-BENCH_JOURNAL, it writes there at the end every request (its X-Request-ID, kind, times
-and status) and every write the server acknowledged, for `make scale-out` to check.
+"""Locust's simulated users for `make load` and `make scale-out` (bench/README.md): each keeps one
+seeded account's session and sends `bench.load.MIX` without pause. BENCH_STARTED gets the time every
+user runs; BENCH_JOURNAL, at the end, every request and every write the server acknowledged.
 """
 
 from __future__ import annotations
@@ -24,10 +17,9 @@ from locust import FastHttpUser, constant, events, task
 
 from bench.load import EXPECTED_STATUS, FILTERS, MIX
 
-ACCOUNTS: list[dict[str, str]] = json.loads(Path(os.environ["BENCH_ACCOUNTS"]).read_text())
+_free_accounts: list[dict[str, str]] = json.loads(Path(os.environ["BENCH_ACCOUNTS"]).read_text())
 PASSWORD = os.environ["BENCH_PASSWORD"]
-_free_accounts = list(reversed(ACCOUNTS))
-_requests: list[tuple[str, str, str, float, float, int | None]] = []
+_requests: list[tuple[str, str, str, float, float, int | None]] = []  # id, kind, method, start, end, status
 _users: list[ApiUser] = []
 
 
@@ -38,18 +30,18 @@ class ApiUser(FastHttpUser):
         account = _free_accounts.pop()
         self.email, self.access, self.refresh_token = account["email"], account["access"], account["refresh"]
         self.rng = random.Random(self.email)
-        self.task_ids: list[int] = []
-        self.created_ids: list[int] = []
-        # What the server acknowledged (or may have applied), for make scale-out's write check.
+        self.task_ids: list[int] = []  # seeded or created: to update
+        self.created_ids: list[int] = []  # created and not yet deleted: to delete
+        # What the server acknowledged, or may have applied without an answer: make scale-out's write check.
         self.created: dict[int, str] = {}
         self.failed_creates: set[str] = set()
         self.deleted: set[int] = set()
-        self.updated: dict[int, tuple[str, str]] = {}
-        self.uncertain: set[int] = set()
+        self.updated: dict[int, tuple[str, str]] = {}  # the last acknowledged (title, status)
+        self.uncertain: set[int] = set()  # a delete or update with no answer
         _users.append(self)
 
     def send(self, kind: str, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
-        """One request, recorded; the response, or None when no answer came."""
+        """One request, named by its kind in Locust's statistics and journaled; its response, or None."""
         request_id, started = uuid.uuid4().hex, time.time()
         headers = {"X-Request-ID": request_id, **(headers or {})}
         with self.client.request(method, path, name=kind, headers=headers, catch_response=True, **kwargs) as response:
@@ -64,10 +56,9 @@ class ApiUser(FastHttpUser):
         return response if status else None
 
     def api(self, kind: str, method: str, path: str, **kwargs: Any) -> Any:
-        """An API request with the current access token; a 401 (a session ended) logs in again."""
-        response = self.send(
-            kind, method, f"/api/v1/{path}", headers={"Authorization": f"Bearer {self.access}"}, **kwargs
-        )
+        """With the access token; a 401 (the session ended) logs in again."""
+        headers = {"Authorization": f"Bearer {self.access}"}
+        response = self.send(kind, method, f"/api/v1/{path}", headers=headers, **kwargs)
         if response is not None and response.status_code == 401:
             self.login()
         return response
@@ -79,17 +70,16 @@ class ApiUser(FastHttpUser):
 
     @task(MIX["login"])
     def login(self) -> None:
-        """A new session (the old one is abandoned, as a client that logs in again does)."""
+        """A new session; the old one is abandoned, as a client that logs in again does."""
         form = f"username={self.email}&password={PASSWORD}"
         content_type = {"Content-Type": "application/x-www-form-urlencoded"}
         self.take_pair(self.send("login", "POST", "/api/v1/auth/login", headers=content_type, data=form))
 
     @task(MIX["refresh"])
     def refresh(self) -> None:
-        """Rotate the refresh token. When the answer is lost the rotation may have happened: presenting
-        the old token again would end the session, so log in instead."""
-        body = {"refresh_token": self.refresh_token}
-        response = self.send("refresh", "POST", "/api/v1/auth/refresh", json=body)
+        """Rotate the refresh token. With the answer lost the rotation may have happened, and presenting
+        the old token again would end the session: log in instead."""
+        response = self.send("refresh", "POST", "/api/v1/auth/refresh", json={"refresh_token": self.refresh_token})
         if response is None or response.status_code >= 500:
             self.login()
         else:
@@ -113,10 +103,13 @@ class ApiUser(FastHttpUser):
     @task(MIX["create"])
     def create(self) -> None:
         title = f"load {uuid.uuid4().hex}"
-        body = {"title": title, "description": "created by bench/locustfile.py", "priority": self.priority()}
-        response = self.api(
-            "create", "POST", "tasks/", json=body | {"due_date": f"2030-{self.rng.randint(1, 12):02d}-01"}
-        )
+        body = {
+            "title": title,
+            "description": "created by bench/locustfile.py",
+            "priority": self.rng.choice(("low", "medium", "high")),
+        }
+        body["due_date"] = f"2030-{self.rng.randint(1, 12):02d}-01"
+        response = self.api("create", "POST", "tasks/", json=body)
         if response is not None and response.status_code == 201:
             task_id = response.json()["id"]
             self.created[task_id] = title
@@ -127,15 +120,14 @@ class ApiUser(FastHttpUser):
 
     @task(MIX["update"])
     def update(self) -> None:
-        """Change one of the user's own tasks (seeded or created)."""
         if not self.task_ids:
             self.list_tasks()
             return
         task_id = self.rng.choice(self.task_ids)
-        change = (f"load update {uuid.uuid4().hex}", self.rng.choice(("todo", "in_progress", "done")))
-        response = self.api("update", "PATCH", f"tasks/{task_id}/", json={"title": change[0], "status": change[1]})
+        title, status = f"load update {uuid.uuid4().hex}", self.rng.choice(("todo", "in_progress", "done"))
+        response = self.api("update", "PATCH", f"tasks/{task_id}/", json={"title": title, "status": status})
         if response is not None and response.status_code == 200:
-            self.updated[task_id] = change
+            self.updated[task_id] = (title, status)
             self.uncertain.discard(task_id)
         else:
             self.uncertain.add(task_id)
@@ -163,9 +155,6 @@ class ApiUser(FastHttpUser):
     def health_ready(self) -> None:
         self.send("health_ready", "GET", "/health/ready")
 
-    def priority(self) -> str:
-        return self.rng.choice(("low", "medium", "high"))
-
 
 @events.spawning_complete.add_listener
 def write_start(**kwargs: Any) -> None:
@@ -176,14 +165,7 @@ def write_start(**kwargs: Any) -> None:
 @events.test_stop.add_listener
 def write_journal(**kwargs: Any) -> None:
     if journal := os.environ.get("BENCH_JOURNAL"):
-        writes = [
-            {
-                "created": user.created,
-                "failed_creates": sorted(user.failed_creates),
-                "deleted": sorted(user.deleted),
-                "updated": user.updated,
-                "uncertain": sorted(user.uncertain),
-            }
-            for user in _users
-        ]
-        Path(journal).write_text(json.dumps({"requests": _requests, "users": writes}))
+        fields = ("created", "failed_creates", "deleted", "updated", "uncertain")
+        users = [{name: getattr(user, name) for name in fields} for user in _users]
+        # default=list: the sets, as JSON arrays
+        Path(journal).write_text(json.dumps({"requests": _requests, "users": users}, default=list))
