@@ -72,9 +72,7 @@ class Cluster:
         if self.as_user:
             owner = pwd.getpwnam(PG_USER)
             os.chown(self.directory, owner.pw_uid, owner.pw_gid)
-        self.run(
-            "initdb", "-D", str(self.data), "-U", PG_USER, "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"
-        )
+        self.run("initdb", "-D", str(self.data), "-U", PG_USER, "-A", "trust", "-E", "UTF8", "--no-sync")
         self.start()
         harness.create_database(DATABASE, self.server)
 
@@ -141,22 +139,13 @@ class Answer:
     ended: float
     status: int | None
     body: dict[str, Any]  # its JSON object, if it was one
-    retry_after: str | None
     title: str  # of the task a create sent
+    json_503: bool = False  # a 503 in the API's error shape, with Retry-After
     error: str = ""
 
     @property
     def latency(self) -> float:
         return self.ended - self.started
-
-    @property
-    def task_id(self) -> int | None:
-        return self.body.get("id") if self.status == httpx.codes.CREATED else None
-
-    @property
-    def json_503(self) -> bool:
-        """A 503 in the API's error shape, with Retry-After."""
-        return self.status == 503 and self.body.get("code") == "service_unavailable" and bool(self.retry_after)
 
     def health(self, part: str) -> str | None:
         """What `/health/ready` said of `part` (database, cache)."""
@@ -207,14 +196,13 @@ class Load:
         try:
             response = send(http, title)
         except httpx.TransportError as exc:
-            return Answer(kind, started, self.clock.now(), None, {}, None, title, f"{type(exc).__name__}: {exc}")
-        body = None
-        if "json" in response.headers.get("content-type", ""):  # application/json, application/problem+json
-            with contextlib.suppress(ValueError):
-                body = response.json()
-        fields = body if isinstance(body, dict) else {}
-        ended, retry_after = self.clock.now(), response.headers.get("retry-after")
-        return Answer(kind, started, ended, response.status_code, fields, retry_after, title)
+            return Answer(kind, started, self.clock.now(), None, {}, title, error=f"{type(exc).__name__}: {exc}")
+        body: Any = None
+        with contextlib.suppress(ValueError):  # not JSON
+            body = response.json()
+        status, fields = response.status_code, body if isinstance(body, dict) else {}
+        json_503 = status == 503 and fields.get("code") == "service_unavailable" and "retry-after" in response.headers
+        return Answer(kind, started, self.clock.now(), status, fields, title, json_503)
 
     def mark(self, name: str) -> None:
         self.marks[name] = self.clock.now()
@@ -271,15 +259,23 @@ def example(answers: Sequence[Answer]) -> str:
     return f"; e.g. {first.kind} {first.status} {first.error or str(first.body)[:300]!r}" if first else ""
 
 
-def expect(name: str, answers: Sequence[Answer], *allowed: int, ok: Callable[[Answer], bool] | None = None) -> Check:
-    """The check that there are answers, each with a status among `allowed` (if given) and `ok` (if given)."""
-    wrong = [a for a in answers if (allowed and a.status not in allowed) or (ok is not None and not ok(a))]
+def expect(
+    name: str, answers: Sequence[Answer], *allowed: int, ok: Callable[[Answer], bool] | None = None, **health: str
+) -> Check:
+    """The check that there are answers, each with a status among `allowed` (if given), `ok` (if given), and
+    what `/health/ready` said of each part in `health`."""
+
+    def right(a: Answer) -> bool:
+        parts = all(a.health(part) == said for part, said in health.items())
+        return (not allowed or a.status in allowed) and (ok is None or ok(a)) and parts
+
+    wrong = [a for a in answers if not right(a)]
     return Check(name, bool(answers) and not wrong, f"{len(answers)} answers: {statuses(answers)}{example(wrong)}")
 
 
 def write_check(cluster: Cluster, answers: Sequence[Answer], prefix: str, name: str = "every 2xx write kept") -> Check:
     """Every create answered 201 is in the database under the title sent; prints the figures."""
-    acknowledged = {a.task_id: a.title for a in answers if a.task_id is not None}
+    acknowledged = {a.body["id"]: a.title for a in answers if a.kind == "create" and a.status == 201}
     stored = dict(cluster.query("SELECT id, title FROM tasks_task WHERE title LIKE %s", (prefix + "%",)))
     lost = sorted(task_id for task_id, title in acknowledged.items() if stored.get(task_id) != title)
     figures = f"{len(acknowledged)} writes acknowledged (201), {len(stored)} rows found, {len(lost)} missing"
@@ -313,7 +309,6 @@ class Context:
 
 
 # PostgreSQL restarted -----------------------------------------------------------------------------
-
 PASSES = {"persistent": {}, "pool": {"DATABASE_POOL": "true"}}
 RESTART_BEFORE, RESTART_OUTAGE, RESTART_AFTER = 4.0, 5.0, 4.0
 RECOVERY_TIMEOUT = 20.0  # the app must be creating tasks again this soon after PostgreSQL is back
@@ -322,11 +317,9 @@ LOGGED_503 = '"message": "Service Unavailable: '  # django.request's line for ea
 LOGGED_PROBE = '"message": "Readiness check _database failed"'  # common.health's line for each failed probe
 
 
-def first_201(answers: Sequence[Answer], since: float) -> float | None:
-    """When the first create sent after `since` was answered 201."""
-    return min(
-        (a.ended for a in answers if a.kind == "create" and a.started >= since and a.status == 201), default=None
-    )
+def first_201(creates: Sequence[Answer], since: float) -> float | None:
+    """When the first of `creates` sent after `since` was answered 201."""
+    return min((a.ended for a in creates if a.started >= since and a.status == 201), default=None)
 
 
 def restart(ctx: Context) -> bool:
@@ -349,7 +342,7 @@ def restart_pass(ctx: Context, name: str, env: dict[str, str]) -> bool:
         load.mark("start requested")
         ctx.cluster.start()
         load.mark("accepting")
-        wait_for(lambda: first_201(list(load.answers), load.marks["accepting"]), RECOVERY_TIMEOUT)
+        wait_for(lambda: first_201(load.of("create"), load.marks["accepting"]), RECOVERY_TIMEOUT)
 
     load.run(RESTART_BEFORE, outage, RESTART_AFTER)
     creates, during, server = load.of("create"), load.during("create"), load.server
@@ -381,18 +374,8 @@ def restart_pass(ctx: Context, name: str, env: dict[str, str]) -> bool:
         ),
         Check("every 503 is JSON with Retry-After", not malformed, f"{len(malformed)} malformed{example(malformed)}"),
         expect("only 201 and 503 answered, no socket error", creates, 201, 503),
-        expect(
-            "/health/ready 503 naming the database during the outage",
-            down,
-            503,
-            ok=lambda p: p.health("database") == "unavailable",
-        ),
-        expect(
-            "/health/ready 200 after recovery",
-            load.after("ready", back),
-            200,
-            ok=lambda p: p.health("database") == "ok",
-        ),
+        expect("/health/ready 503 naming the database during the outage", down, 503, database="unavailable"),
+        expect("/health/ready 200 after recovery", load.after("ready", back), 200, database="ok"),
         Check(
             f"recovers by itself within {RECOVERY_TIMEOUT:.0f} s (gunicorn not restarted)",
             back <= RECOVERY_TIMEOUT,
@@ -403,52 +386,38 @@ def restart_pass(ctx: Context, name: str, env: dict[str, str]) -> bool:
         Check(
             "no unexpected error in the server log",
             not problems,
-            f"{len(problems)} lines other than 503s and failed probes",
+            f"{len(problems)} lines other than 503s and failed readiness probes",
         ),
     ]
     return report(checks)
 
 
 # Redis stopped ------------------------------------------------------------------------------------
-
 REDIS_BEFORE, REDIS_OUTAGE, REDIS_AFTER = 5.0, 15.0, 10.0
 CACHE_RETRY_SECONDS = 5.0
 LOGIN_FAILURE_LIMIT = 5  # THROTTLE_LOGIN_FAILURES, per minute
 
 
-class RedisServer:
-    """A redis-server of our own on 127.0.0.1:`port`, persistence off, its log in `directory`."""
+def start_redis(directory: Path, port: int) -> subprocess.Popen[bytes]:
+    """A redis-server of our own on 127.0.0.1:`port`, persistence off, its log in `directory`; once it answers."""
+    if not harness.port_is_free(port):
+        raise harness.BenchError(f"port {port} is already in use: choose another with --redis-port")
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)]
+    process = subprocess.Popen(["redis-server", *options, "--logfile", "redis.log"])
+    if not wait_for(lambda: redis_answers(port), timeout=10):
+        raise harness.BenchError(f"redis-server did not answer on port {port}")
+    return process
 
-    def __init__(self, directory: Path, port: int) -> None:
-        self.directory, self.port = directory, port
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_connect_timeout=1)
-
-    def answers(self) -> bool:
-        with contextlib.suppress(redis.RedisError):
-            return bool(self.client().ping())
-        return False
-
-    def start(self) -> None:
-        if not harness.port_is_free(self.port):
-            raise harness.BenchError(f"port {self.port} is already in use: choose another with --redis-port")
-        options = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(
-            ["redis-server", *options, "--dir", str(self.directory), "--logfile", "redis.log"]
-        )
-        if not wait_for(self.answers, timeout=10):
-            raise harness.BenchError(f"redis-server did not answer on port {self.port}")
-
-    def stop(self) -> None:
-        end(self.process, signal.SIGTERM)
+def redis_answers(port: int) -> bool:
+    with contextlib.suppress(redis.RedisError):
+        return bool(redis.Redis(port=port, socket_connect_timeout=1).ping())
+    return False
 
 
 def redis_down(ctx: Context) -> bool:
     port = ctx.args.redis_port
     say(f"scenario redis: redis-server on 127.0.0.1:{port} stopped for {REDIS_OUTAGE:.0f} s under a mixed load")
-    own = RedisServer(ctx.cluster.directory, port)
     writer, reader, account, victim = ctx.users
     limits = {"THROTTLE_LOGIN_FAILURES": f"{LOGIN_FAILURE_LIMIT}/min", "CACHE_RETRY_SECONDS": str(CACHE_RETRY_SECONDS)}
     load = Load(ctx.server("redis", REDIS_URL=f"redis://127.0.0.1:{port}/0", **limits))
@@ -458,19 +427,21 @@ def redis_down(ctx: Context) -> bool:
     load.add("guess", log_in(victim.email, "not-the-password"), 0.25)
     load.add("ready", get("/health/ready"), 0.5)
 
+    own = start_redis(ctx.cluster.directory, port)
+
     def outage() -> None:
+        nonlocal own
         load.mark("stop requested")
-        own.stop()
+        end(own, signal.SIGTERM)
         time.sleep(REDIS_OUTAGE)
-        own.start()
+        own = start_redis(ctx.cluster.directory, port)
         load.mark("back")
 
     try:
-        own.start()
         load.run(REDIS_BEFORE, outage, REDIS_AFTER)
-        counters = sum(1 for _ in own.client().scan_iter("throttle:*"))
+        counters = sum(1 for _ in redis.Redis(port=port, socket_connect_timeout=1).scan_iter("throttle:*"))
     finally:
-        own.stop()
+        end(own, signal.SIGTERM)
     expected = {"create": {201}, "me": {200}, "login": {200}, "guess": {401, 429}, "ready": {200}}
     guesses, polls = load.during("guess"), load.during("ready")
     # Counters count in fixed windows of the wall clock; a process's own starts from 0 in each.
@@ -514,7 +485,6 @@ def redis_down(ctx: Context) -> bool:
 
 
 # A job worker killed ------------------------------------------------------------------------------
-
 JOB_STALE_AFTER_SECONDS = 6  # and JOB_MAX_RUN_SECONDS 4: seconds, not minutes
 SLOW_JOBS, SLOW_JOB_SECONDS, NEW_USERS, RESETS = 3, 2.0, 4, 2
 JOB_TABLE = "django_tasks_database_dbtaskresult"
@@ -611,7 +581,6 @@ def worker_killed(ctx: Context) -> bool:
 
 
 # A table locked -----------------------------------------------------------------------------------
-
 LOCK_BEFORE, LOCK_HELD, LOCK_AFTER = 4.0, 10.0, 5.0
 LOCK_TIMEOUT_SECONDS = 2.0  # DATABASE_LOCK_TIMEOUT_MS's default
 
@@ -635,6 +604,7 @@ def table_locked(ctx: Context) -> bool:
     load.run(LOCK_BEFORE, lock, LOCK_AFTER)
     slowest, creates = max(load.answers, key=lambda a: a.latency), load.during("create")
     malformed = sum(a.status == 503 and not a.json_503 for a in creates)
+    readers = load.during("me") + load.during("live")
     timeouts = load.server.log_count("Database unavailable (lock timeout)")
     checks = [
         no_server_errors(load.answers),
@@ -648,12 +618,7 @@ def table_locked(ctx: Context) -> bool:
             any(a.status == 503 for a in creates) and all(a.status == 201 or a.json_503 for a in creates),
             f"{len(creates)} creates: {statuses(creates)}, {malformed} malformed",
         ),
-        expect(
-            "me and /health/live unaffected (200, under 1 s)",
-            load.during("me") + load.during("live"),
-            200,
-            ok=lambda a: a.latency < 1,
-        ),
+        expect("me and /health/live unaffected (200, under 1 s)", readers, 200, ok=lambda a: a.latency < 1),
         expect("writes work again once the lock is released", load.after("create", settle=1.0), 201),
         write_check(ctx.cluster, load.answers, "fault-lock"),
         Check("the server logged the lock timeouts", timeouts > 0, f"{timeouts} lines"),
@@ -661,18 +626,13 @@ def table_locked(ctx: Context) -> bool:
     return report(checks)
 
 
-SCENARIOS: dict[str, Callable[[Context], bool]] = {
-    "restart": restart,
-    "redis": redis_down,
-    "worker": worker_killed,
-    "lock": table_locked,
-}
+SCENARIOS = {"restart": restart, "redis": redis_down, "worker": worker_killed, "lock": table_locked}
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated among {', '.join(SCENARIOS)}"
+        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, default {','.join(SCENARIOS)}"
     )
     parser.add_argument("--port", type=int, default=8301, help="gunicorn's port on 127.0.0.1, default 8301")
     parser.add_argument("--pg-port", type=int, default=5544, help="the throwaway cluster's port, default 5544")
