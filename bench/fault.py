@@ -403,7 +403,7 @@ def start_redis(directory: Path, port: int) -> subprocess.Popen[bytes]:
     if not harness.port_is_free(port):
         raise harness.BenchError(f"port {port} is already in use: choose another with --redis-port")
     options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)]
-    process = subprocess.Popen(["redis-server", *options, "--logfile", "redis.log"])
+    process = subprocess.Popen(["redis-server", *options, "--logfile", str(directory / "redis.log")])
     if not wait_for(lambda: redis_answers(port), timeout=10):
         raise harness.BenchError(f"redis-server did not answer on port {port}")
     return process
@@ -426,7 +426,6 @@ def redis_down(ctx: Context) -> bool:
     load.add("login", log_in(account.email, PASSWORD), 0.5)
     load.add("guess", log_in(victim.email, "not-the-password"), 0.25)
     load.add("ready", get("/health/ready"), 0.5)
-
     own = start_redis(ctx.cluster.directory, port)
 
     def outage() -> None:
