@@ -1,503 +1,668 @@
-"""Fault injection: restart PostgreSQL under a write load and check the app survives it.
-
-    .venv/bin/python bench/fault.py [--port 8301] [--pg-port 5544] [--passes persistent,pool]
-        [--scenarios restart,redis,worker,lock] [--redis-port 6390]
-
-`--scenarios` also runs those of `bench/fault_scenarios.py` on the same cluster: Redis stopped,
-a job worker killed, a table locked (see there). What follows is the `restart` scenario.
-
-Starts a throwaway PostgreSQL cluster of its own (initdb into a temporary directory, trust auth,
-127.0.0.1:--pg-port; the machine's cluster is never touched), migrates a database there, seeds one
-account per writer, and for each pass starts the app under gunicorn with production settings and
-no rate limits (every THROTTLE_* variable set empty):
-
-- `persistent`: the default database settings (persistent connections with health checks);
-- `pool`: `DATABASE_POOL=true` (psycopg's connection pool).
-
-A few writer threads create tasks in a loop, recording every answer (status, body, latency, the
-id of every task answered 201), while a poller asks `/health/ready` (the load of
-`bench/fault_scenarios.py`). Midway the cluster is stopped
-(`pg_ctl stop -m fast`; `--stop-mode immediate` for a crash instead), left down for a few seconds,
-and started again. Then it checks:
-
-- during the outage, creates fail fast (p99 under 5 s) with a JSON 503 carrying Retry-After;
-- `/health/ready` answers 503 naming the database during the outage, and 200 after it;
-- creates succeed again by themselves (gunicorn is not restarted) within a bounded time;
-- every task answered 201 is in the database afterwards (read directly with psycopg);
-- nothing but 201 and 503 is answered, and no request goes unanswered (no socket error).
-
-Prints a summary per pass and exits 1 when any check fails, 2 when the benchmark cannot run.
-The server, the cluster and its directory are removed whatever happens.
+"""`make fault`: on a throwaway PostgreSQL cluster of its own, under a bounded load, PostgreSQL restarted
+(persistent connections, then the pool), Redis stopped, a job worker killed, a table locked; each scenario's
+figures before, during and after the failure, and its checks. See bench/README.md and docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
+import redis
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # import `bench.harness` from the root
 
-from bench.fault_scenarios import (  # noqa: E402
-    SCENARIOS,
-    Account,
-    Answer,
-    Check,
-    Load,
-    create_task,
-    get,
-    milliseconds,
-    percentile,
-    status_counts,
-    stored_titles,
-)
-from bench.harness import (  # noqa: E402
-    BenchError,
-    Gunicorn,
-    port_is_free,
-    production_env,
-    say,
-    seed,
-    setup_django,
-    token_pair,
-    verdict,
-)
+from bench import harness  # noqa: E402
+from bench.harness import Check, Gunicorn, ms, percentile, say, status_counts  # noqa: E402
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_USER = "postgres"
 DATABASE = "tasks"
 PASSWORD = "bench-fault-password-1"  # noqa: S105 (the seeded accounts' password, not a secret)
-PASSES = {"persistent": {}, "pool": {"DATABASE_POOL": "true"}}
-WRITERS = 4
-WRITER_PAUSE = 0.02  # seconds between a writer's requests
-HEALTH_INTERVAL = 0.25
-BEFORE_SECONDS = 4.0
-OUTAGE_SECONDS = 5.0
-RECOVERY_TIMEOUT = 20.0  # the app must be creating tasks again this soon after PostgreSQL is back
-AFTER_SECONDS = 4.0
-LOGGED_503 = '"message": "Service Unavailable: '  # django.request's line for each 503
-LOGGED_PROBE = '"message": "Readiness check _database failed"'  # common.health's line for each failed probe
-FAIL_FAST_SECONDS = 5.0  # p99 latency bound during the outage (the app's connect timeout is 3 s)
+USERS = 4  # the restart's writers; the other scenarios give each its part
+GUNICORN_WORKERS = 2  # production_env's WEB_CONCURRENCY
+REQUEST_TIMEOUT = 40.0  # longer than gunicorn's own timeout: a hang shows as a slow answer, not a drop
+MAX_REQUESTS_PER_LOOP = 5_000
 
 
 class Cluster:
-    """A throwaway PostgreSQL cluster in `directory`, on 127.0.0.1:`port`, with trust auth.
-
-    PostgreSQL refuses to run as root, so as root its programs run as the `postgres` user
-    (through runuser), which then owns the directory.
-    """
+    """A throwaway PostgreSQL cluster in `directory` on 127.0.0.1:`port`, trust auth. PostgreSQL refuses to
+    run as root, so as root its programs run as the `postgres` user (runuser), which then owns the directory."""
 
     def __init__(self, directory: Path, port: int) -> None:
-        self.directory = directory
-        self.data = directory / "data"
-        self.port = port
-        self.running = False
-        runuser = shutil.which("runuser") or "/usr/sbin/runuser"
-        self.as_user = [runuser, "-u", PG_USER, "--"] if os.getuid() == 0 else []
+        self.directory, self.data, self.port = directory, directory / "data", port
+        self.server = f"postgresql://{PG_USER}@127.0.0.1:{port}"
+        self.as_user = [shutil.which("runuser") or "/usr/sbin/runuser", "-u", PG_USER, "--"] if os.getuid() == 0 else []
 
-    def url(self, database: str) -> str:
-        return f"postgres://{PG_USER}@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = DATABASE) -> str:
+        return harness.database_url(database, self.server)
 
-    def _run(self, program: str, *args: str, timeout: float = 90) -> None:
+    def run(self, program: str, *args: str) -> None:
         command = [*self.as_user, str(PG_BIN / program), *args]
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+            result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
         except subprocess.TimeoutExpired as exc:
-            raise BenchError(f"{program} {' '.join(args)} did not finish within {timeout:.0f} s") from exc
+            raise harness.BenchError(f"{program} {' '.join(args)} did not finish within 90 s") from exc
         if result.returncode != 0:
-            raise BenchError(f"{program} {' '.join(args)} failed:\n{result.stdout}{result.stderr}\n{self.log_tail()}")
+            log = self.directory / "postgres.log"
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.exists() else ""
+            raise harness.BenchError(f"{program} {' '.join(args)} failed:\n{result.stdout}{result.stderr}\n{tail}")
 
-    def init(self) -> None:
-        """initdb with trust auth for local and 127.0.0.1 connections."""
-        if not port_is_free(self.port):
-            raise BenchError(f"port {self.port} is already in use on 127.0.0.1: choose another with --pg-port")
+    def create(self) -> None:
+        """initdb (trust auth for local and 127.0.0.1 connections), start, and create the app's database."""
+        if not harness.port_is_free(self.port):
+            raise harness.BenchError(f"port {self.port} is already in use on 127.0.0.1: choose another with --pg-port")
         if self.as_user:
             owner = pwd.getpwnam(PG_USER)
             os.chown(self.directory, owner.pw_uid, owner.pw_gid)
-        self._run(
-            "initdb", "-D", str(self.data), "-U", PG_USER, "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"
-        )
+        self.run("initdb", "-D", str(self.data), "-U", PG_USER, "-A", "trust", "-E", "UTF8", "--no-sync")
+        self.start()
+        harness.create_database(DATABASE, self.server)
 
     def start(self) -> None:
-        """Start and wait until the cluster accepts connections."""
+        """Start, and wait until the cluster accepts connections."""
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
-        self.running = True
         log = str(self.directory / "postgres.log")
-        self._run("pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "60", "-o", options, "start")
+        self.run("pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "60", "-o", options, "start")
 
-    def stop(self, mode: str = "fast") -> None:
-        """Stop and wait until the cluster is down (`fast`: clients are disconnected, no wait for them)."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
-        self.running = False
+    def stop(self, mode: str) -> None:
+        """Stop, and wait until the cluster is down (`fast`: clients disconnected; `immediate`: a crash)."""
+        self.run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
 
     def destroy(self) -> None:
-        """Stop the cluster if it runs and remove its directory."""
         try:
-            if self.running or (self.data / "postmaster.pid").exists():
+            if (self.data / "postmaster.pid").exists():
                 self.stop("immediate")
         finally:
             shutil.rmtree(self.directory, ignore_errors=True)
 
-    def create_database(self, name: str) -> None:
-        with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # a constant name
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join((self.directory / "postgres.log").read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+    def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """The rows of `statement` (none for one that returns none), in autocommit."""
+        with psycopg.connect(self.url(), autocommit=True, connect_timeout=5) as conn:
+            cursor = conn.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
 
 
-@dataclass
-class Timeline:
-    """When the outage was caused and ended, on the pass clock."""
-
-    stop_requested: float = 0.0
-    stopped: float = 0.0
-    start_requested: float = 0.0
-    started: float = 0.0
-    recovered: float | None = None
-
-
-def wait_for_recovery(load: Load, since: float, timeout: float) -> float | None:
-    """The time of the first create sent after `since` that was answered 201, waiting up to `timeout`."""
+def wait_for[T](probe: Callable[[], T], timeout: float, interval: float = 0.1) -> T | None:
+    """`probe()` once it is truthy, asked every `interval` s for up to `timeout` s; None if it never is."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        created = [a.ended for a in list(load.answers) if a.kind == "create" and a.started >= since and a.status == 201]
-        if created:
-            return min(created)
-        time.sleep(0.1)
+        if result := probe():
+            return result
+        time.sleep(interval)
     return None
 
 
-def database_check(poll: Answer) -> str | None:
-    """What `/health/ready` said of the database."""
-    return poll.body.get("checks", {}).get("database") if isinstance(poll.body, dict) else None
+def end(process: subprocess.Popen[bytes] | None, sig: signal.Signals = signal.SIGKILL) -> None:
+    """`sig` to `process` if it runs, and wait for it to end (SIGKILL after 15 s)."""
+    if process is not None and process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
-@dataclass
-class PassResult:
-    """What one pass observed, and what the database holds afterwards."""
-
-    name: str
-    timeline: Timeline
-    attempts: list[Answer]  # creates
-    polls: list[Answer]  # /health/ready
-    stored: dict[int, str]  # id -> title of this pass's tasks in the database
-    log_problems: list[str]  # error lines of the server's log, other than those expected in an outage
-    logged: tuple[int, int]  # ERROR lines of django.request for 503s, and of failed readiness probes
-
-
-def run_pass(
-    name: str, cluster: Cluster, env: dict[str, str], args: argparse.Namespace, users: list[Account]
-) -> PassResult:
-    """Start the app, load it, restart PostgreSQL midway, stop; everything recorded."""
-    server = Gunicorn(env | PASSES[name], args.port, cluster.directory / f"gunicorn-{name}.log")
-    load = Load(server.url)
-    for index, user in enumerate(users):
-        load.add("create", create_task(user, f"fault-{name}-{index}"), WRITER_PAUSE, title=f"fault-{name}-{index}")
-    load.add("ready", get("/health/ready"), HEALTH_INTERVAL)
-    timeline = Timeline()
-    try:
-        server.start()
-        load.start()
-        time.sleep(BEFORE_SECONDS)
-        timeline.stop_requested = load.clock.now()
-        cluster.stop(args.stop_mode)
-        timeline.stopped = load.clock.now()
-        time.sleep(OUTAGE_SECONDS)
-        timeline.start_requested = load.clock.now()
-        cluster.start()
-        timeline.started = load.clock.now()
-        timeline.recovered = wait_for_recovery(load, timeline.started, RECOVERY_TIMEOUT)
-        time.sleep(AFTER_SECONDS)
-    finally:
-        answers = load.finish()
-        if not cluster.running:
-            cluster.start()
-        server.stop()
-    stored = stored_titles(cluster, f"fault-{name}-")
-    logged = (server.log_count(LOGGED_503), server.log_count(LOGGED_PROBE))
-    problems = server.log_problems(expected=(LOGGED_503, LOGGED_PROBE))
-    creates, polls = [a for a in answers if a.kind == "create"], [a for a in answers if a.kind == "ready"]
-    return PassResult(name, timeline, creates, polls, stored, problems, logged)
+# The load and its figures -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Phases:
-    """A pass's creates split by when they ran relative to the outage."""
-
-    before: list[Answer]
-    outage: list[Answer]  # overlapping [stop requested, PostgreSQL accepting again]
-    after: list[Answer]
-    after_recovery: list[Answer]
-
-    @classmethod
-    def split(cls, attempts: Sequence[Answer], timeline: Timeline) -> Phases:
-        recovered = timeline.recovered
-        return cls(
-            before=[a for a in attempts if a.ended < timeline.stop_requested],
-            outage=[a for a in attempts if a.ended >= timeline.stop_requested and a.started <= timeline.started],
-            after=[a for a in attempts if a.started > timeline.started],
-            after_recovery=[a for a in attempts if recovered is not None and a.started > recovered],
-        )
+class Account:
+    email: str
+    headers: dict[str, str]  # the Authorization of a session of its own
 
 
-def is_json_503(attempt: Answer) -> bool:
-    """A 503 in the API's error shape, with Retry-After."""
-    return (
-        attempt.status == 503
-        and isinstance(attempt.body, dict)
-        and attempt.code == "service_unavailable"
-        and bool(attempt.retry_after)
-    )
+@dataclass(frozen=True)
+class Answer:
+    """One request of the load: its kind, when it ran (on the load's clock), what came back (None: nothing)."""
+
+    kind: str
+    started: float
+    ended: float
+    status: int | None
+    body: dict[str, Any]  # its JSON object, if it was one
+    title: str  # of the task a create sent
+    json_503: bool = False  # a 503 in the API's error shape, with Retry-After
+    error: str = ""
+
+    @property
+    def latency(self) -> float:
+        return self.ended - self.started
+
+    def health(self, part: str) -> str | None:
+        """What `/health/ready` said of `part` (database, cache)."""
+        return self.body.get("checks", {}).get(part)
 
 
-def example(attempts: Sequence[Answer]) -> str:
-    """The first of `attempts`, briefly, for a check's detail."""
-    if not attempts:
-        return ""
-    first = attempts[0]
-    return f"; e.g. {first.status} {first.error or str(first.body)[:300]!r}"
+Send = Callable[[httpx.Client, str], httpx.Response]  # a request, given the title of the task it would create
 
 
-def answer_checks(result: PassResult, phases: Phases) -> list[Check]:
-    """Before the outage everything is created; during it, refusals are quick JSON 503s."""
-    refused = [a for a in phases.outage if a.status != 201]
-    latencies = [a.latency for a in phases.outage]
-    p99, slowest = percentile(latencies, 0.99), max(latencies, default=float("nan"))
-    stray = [a for a in result.attempts if a.status not in (201, 503)]
-    malformed = [a for a in result.attempts if a.status == 503 and not is_json_503(a)]
-    not_created = [a for a in phases.before if a.status != 201]
-    return [
-        Check(
-            "creates before the outage all 201",
-            bool(phases.before) and not not_created,
-            f"{len(phases.before)} creates: {status_counts(a.status for a in phases.before)}{example(not_created)}",
-        ),
-        Check("the outage was felt: creates refused", bool(refused), f"{len(refused)} of {len(phases.outage)}"),
-        Check(
-            f"outage latency p99 under {FAIL_FAST_SECONDS:.0f} s (no hang)",
-            bool(latencies) and p99 < FAIL_FAST_SECONDS,
-            f"p99 {milliseconds(p99)} ms, max {milliseconds(slowest)} ms",
-        ),
-        Check("every 503 is JSON with Retry-After", not malformed, f"{len(malformed)} malformed{example(malformed)}"),
-        Check(
-            "only 201 and 503 answered, no socket error",
-            not stray,
-            f"{len(stray)} others: {status_counts(a.status for a in stray)}{example(stray)}",
-        ),
-    ]
+def create_task(user: Account) -> Send:
+    return lambda http, title: http.post("/api/v1/tasks/", json={"title": title}, headers=user.headers)
 
 
-def health_checks(result: PassResult) -> list[Check]:
-    """`/health/ready` names the database while it is down, and is 200 once the app recovered."""
-    timeline, recovered = result.timeline, result.timeline.recovered
-    # Asked once the stop was requested (PostgreSQL refuses new connections from its signal on; a
-    # poll sent before may have found the database up) and answered before the start was requested
-    # (`pg_ctl start` returns once the server accepts connections). With the pool, a probe waits
-    # seconds for a connection: one sent after `pg_ctl stop` began but before it returned counts too.
-    down = [p for p in result.polls if timeline.stop_requested <= p.started and p.ended <= timeline.start_requested]
-    up = [p for p in result.polls if recovered is not None and p.started > recovered]
-    slowest = max((p.ended - p.started for p in down), default=float("nan"))
-    named = ", ".join(sorted({str(database_check(p)) for p in down}))
-    return [
-        Check(
-            "/health/ready 503 naming the database during the outage",
-            bool(down) and all(p.status == 503 and database_check(p) == "unavailable" for p in down),
-            f"{len(down)} polls: {status_counts(p.status for p in down)}, database: {named}, "
-            f"max {milliseconds(slowest)} ms",
-        ),
-        Check(
-            "/health/ready 200 after recovery",
-            bool(up) and all(p.status == 200 and database_check(p) == "ok" for p in up),
-            f"{len(up)} polls: {status_counts(p.status for p in up)}",
-        ),
-    ]
+def get(path: str, user: Account | None = None) -> Send:
+    return lambda http, title: http.get(path, headers=user.headers if user else None)
 
 
-def recovery_checks(result: PassResult, phases: Phases) -> list[Check]:
-    """Creates succeed again soon after PostgreSQL is back, and keep succeeding."""
-    recovered, started = result.timeline.recovered, result.timeline.started
-    failing = [a for a in phases.after_recovery if a.status != 201]
-    return [
-        Check(
-            f"recovers by itself within {RECOVERY_TIMEOUT:.0f} s (gunicorn not restarted)",
-            recovered is not None,
-            "never" if recovered is None else f"first 201 {recovered - started:.2f} s after PostgreSQL was back",
-        ),
-        Check(
-            "every create after recovery 201",
-            recovered is not None and not failing,
-            f"{len(phases.after_recovery)} creates: {status_counts(a.status for a in phases.after_recovery)}",
-        ),
-    ]
+def log_in(email: str, password: str) -> Send:
+    return lambda http, title: http.post("/api/v1/auth/login", data={"username": email, "password": password})
 
 
-def write_checks(result: PassResult) -> list[Check]:
-    """Every task answered 201 is stored, under the title sent."""
-    answered = {a.task_id: a.title for a in result.attempts if a.task_id is not None}
-    lost = sorted(task_id for task_id, title in answered.items() if result.stored.get(task_id) != title)
-    return [
-        Check(
-            "every task answered 201 is in the database",
-            not lost,
-            f"{len(answered)} answered 201, {len(lost)} missing" + (f": ids {lost[:10]}" if lost else ""),
-        )
-    ]
+class Load:
+    """Threads that each send one kind of request to `server` in a loop, recording every answer, while a
+    scenario causes its failure and marks when (the window: from the first mark to the last), on one clock."""
+
+    def __init__(self, server: Gunicorn) -> None:
+        self.server, self.clock, self.stop = server, harness.Clock(), threading.Event()
+        self.answers: list[Answer] = []
+        self.marks: dict[str, float] = {}
+        self.threads: dict[threading.Thread, str] = {}  # and the kind each sends
+        self.window = (math.inf, math.inf)
+
+    def add(self, kind: str, send: Send, pause: float, title: str = "") -> None:
+        """A thread sending `send` every `pause` s; its creates are titled `<title>-<n>`."""
+
+        def loop() -> None:
+            with httpx.Client(base_url=self.server.url, timeout=REQUEST_TIMEOUT) as http:
+                for sequence in range(MAX_REQUESTS_PER_LOOP):
+                    if self.stop.is_set():
+                        return
+                    self.answers.append(self.ask(kind, http, send, f"{title}-{sequence}" if title else ""))
+                    self.stop.wait(pause)
+
+        self.threads[threading.Thread(target=loop, daemon=True)] = kind
+
+    def ask(self, kind: str, http: httpx.Client, send: Send, title: str) -> Answer:
+        started = self.clock.now()
+        try:
+            response = send(http, title)
+        except httpx.TransportError as exc:
+            return Answer(kind, started, self.clock.now(), None, {}, title, error=f"{type(exc).__name__}: {exc}")
+        body: Any = None
+        with contextlib.suppress(ValueError):  # not JSON
+            body = response.json()
+        status, fields = response.status_code, body if isinstance(body, dict) else {}
+        json_503 = status == 503 and fields.get("code") == "service_unavailable" and "retry-after" in response.headers
+        return Answer(kind, started, self.clock.now(), status, fields, title, json_503)
+
+    def mark(self, name: str) -> None:
+        self.marks[name] = self.clock.now()
+
+    def run(self, before: float, cause: Callable[[], None], after: float) -> None:
+        """Serve and load; after `before` s `cause` the failure (it marks its times), then `after` s more.
+        Prints the marks and each kind's figures before, during and after the window."""
+        try:
+            self.server.start()
+            self.clock = harness.Clock()
+            for thread in self.threads:
+                thread.start()
+            time.sleep(before)
+            cause()
+            time.sleep(after)
+        finally:
+            self.stop.set()
+            for thread in self.threads:
+                thread.join(timeout=REQUEST_TIMEOUT + 5)
+            self.server.stop()
+        self.window = (min(self.marks.values()), max(self.marks.values()))
+        marks = ", ".join(f"{name} at {at:.2f} s" for name, at in self.marks.items())
+        say(f"  {len(self.answers)} answers; {marks} ({self.window[1] - self.window[0]:.2f} s of failure)")
+        for kind in dict.fromkeys(self.threads.values()):
+            for phase in (self.before, self.during, self.after):
+                answers = phase(kind)
+                latencies = [a.latency for a in answers]
+                say(
+                    f"  {kind:<7}{phase.__name__:<7}{len(answers):>5} requests  {statuses(answers):<28} "
+                    f"p50 {ms(percentile(latencies, 0.5))} ms, p99 {ms(percentile(latencies, 0.99))} ms, "
+                    f"max {ms(max(latencies, default=math.nan))} ms"
+                )
+
+    def of(self, kind: str | None) -> list[Answer]:
+        return [a for a in self.answers if kind in (None, a.kind)]
+
+    def before(self, kind: str | None = None) -> list[Answer]:
+        return [a for a in self.of(kind) if a.ended < self.window[0]]
+
+    def during(self, kind: str | None = None) -> list[Answer]:
+        return [a for a in self.of(kind) if a.ended >= self.window[0] and a.started <= self.window[1]]
+
+    def after(self, kind: str | None = None, settle: float = 0.0) -> list[Answer]:
+        return [a for a in self.of(kind) if a.started > self.window[1] + settle]
 
 
-def poll_runs(polls: Sequence[Answer]) -> str:
-    """Consecutive polls with the same answer as one run: '3.77-4.04 s: 200 database ok (x2), ...'."""
-    runs: list[tuple[Answer, Answer, int]] = []
-    for poll in polls:
-        if runs and (runs[-1][0].status, database_check(runs[-1][0])) == (poll.status, database_check(poll)):
-            first, _, count = runs[-1]
-            runs[-1] = (first, poll, count + 1)
-        else:
-            runs.append((poll, poll, 1))
-    return ", ".join(
-        f"{first.started:.2f}-{last.ended:.2f} s: {first.status} database {database_check(first)} (x{count})"
-        for first, last, count in runs
-    )
+def statuses(answers: Sequence[Answer]) -> str:
+    return status_counts(a.status for a in answers)
 
 
-def summarize(result: PassResult, phases: Phases) -> None:
-    """The pass's numbers: requests per phase, statuses, outage, recovery, latencies."""
-    timeline = result.timeline
-    say(f"pass {result.name}: {len(result.attempts)} creates by {WRITERS} writers, {len(result.polls)} health polls")
-    for label, group in (("before", phases.before), ("during", phases.outage), ("after", phases.after)):
-        latencies = [a.latency for a in group]
-        say(
-            f"  {label:<7}{len(group):>6} requests  {status_counts(a.status for a in group):<24}"
-            f" p50 {milliseconds(percentile(latencies, 0.5))} ms, p99 {milliseconds(percentile(latencies, 0.99))} ms,"
-            f" max {milliseconds(max(latencies, default=float('nan')))} ms"
-        )
-    say(
-        f"  outage: stop requested at {timeline.stop_requested:.2f} s, down at {timeline.stopped:.2f} s, "
-        f"start at {timeline.start_requested:.2f} s, accepting at {timeline.started:.2f} s "
-        f"({timeline.started - timeline.stop_requested:.2f} s without a database)"
-    )
-    end = timeline.recovered if timeline.recovered is not None else timeline.started
-    near = [p for p in result.polls if p.ended >= timeline.stop_requested - 0.5 and p.started <= end + 0.5]
-    say(f"  /health/ready around the outage: {poll_runs(near)}")
-    refused = [a for a in result.attempts if a.status != 201]
+def example(answers: Sequence[Answer]) -> str:
+    """The first of `answers`, briefly, for a check's detail."""
+    first = answers[0] if answers else None
+    return f"; e.g. {first.kind} {first.status} {first.error or str(first.body)[:300]!r}" if first else ""
+
+
+def expect(
+    name: str, answers: Sequence[Answer], *allowed: int, ok: Callable[[Answer], bool] | None = None, **health: str
+) -> Check:
+    """The check that there are answers, each with a status among `allowed` (if given), `ok` (if given), and
+    what `/health/ready` said of each part in `health`."""
+
+    def right(a: Answer) -> bool:
+        parts = all(a.health(part) == said for part, said in health.items())
+        return (not allowed or a.status in allowed) and (ok is None or ok(a)) and parts
+
+    wrong = [a for a in answers if not right(a)]
+    return Check(name, bool(answers) and not wrong, f"{len(answers)} answers: {statuses(answers)}{example(wrong)}")
+
+
+def write_check(cluster: Cluster, answers: Sequence[Answer], prefix: str, name: str = "every 2xx write kept") -> Check:
+    """Every create answered 201 is in the database under the title sent; prints the figures."""
+    acknowledged = {a.body["id"]: a.title for a in answers if a.kind == "create" and a.status == 201}
+    stored = dict(cluster.query("SELECT id, title FROM tasks_task WHERE title LIKE %s", (prefix + "%",)))
+    lost = sorted(task_id for task_id, title in acknowledged.items() if stored.get(task_id) != title)
+    figures = f"{len(acknowledged)} writes acknowledged (201), {len(stored)} rows found, {len(lost)} missing"
+    say(f"  writes: {figures}, {len(stored.keys() - acknowledged.keys())} stored although not answered 201")
+    return Check(name, not lost, figures + (f": {lost[:10]}" if lost else ""))
+
+
+def no_server_errors(answers: Sequence[Answer]) -> Check:
+    broken = [a for a in answers if a.status is None or (a.status >= 500 and a.status != 503)]
+    detail = f"{len(answers)} answers, {sum(a.status == 500 for a in answers)} of 500, {len(broken)} others broken"
+    return Check("0 responses of 500, no socket error", not broken, detail + example(broken))
+
+
+def report(checks: Sequence[Check]) -> bool:
+    passed = harness.print_checks(checks)
+    say(f"  {'PASS' if passed else 'FAIL'}")
+    return passed
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every scenario runs on."""
+
+    cluster: Cluster
+    env: dict[str, str]
+    args: argparse.Namespace
+    users: list[Account]
+
+    def server(self, name: str, **env: str) -> Gunicorn:
+        return Gunicorn(self.env | env, self.args.port, self.cluster.directory / f"gunicorn-{name}.log")
+
+
+# PostgreSQL restarted -----------------------------------------------------------------------------
+PASSES = {"persistent": {}, "pool": {"DATABASE_POOL": "true"}}
+RESTART_BEFORE, RESTART_OUTAGE, RESTART_AFTER = 4.0, 5.0, 4.0
+RECOVERY_TIMEOUT = 20.0  # the app must be creating tasks again this soon after PostgreSQL is back
+FAIL_FAST_SECONDS = 5.0  # p99 latency bound during the outage (the app's connect timeout is 3 s)
+LOGGED_503 = '"message": "Service Unavailable: '  # django.request's line for each 503
+LOGGED_PROBE = '"message": "Readiness check _database failed"'  # common.health's line for each failed probe
+
+
+def first_201(creates: Sequence[Answer], since: float) -> float | None:
+    """When the first of `creates` sent after `since` was answered 201."""
+    return min((a.ended for a in creates if a.started >= since and a.status == 201), default=None)
+
+
+def restart(ctx: Context) -> bool:
+    say(f"scenario restart: pg_ctl stop -m {ctx.args.stop_mode}, then start, under writes")
+    return all([restart_pass(ctx, name, env) for name, env in PASSES.items()])  # noqa: C419 (every pass runs)
+
+
+def restart_pass(ctx: Context, name: str, env: dict[str, str]) -> bool:
+    say(f"pass {name}: {USERS} writers creating tasks, a /health/ready poller")
+    load = Load(ctx.server(name, **env))
+    for index, user in enumerate(ctx.users):
+        load.add("create", create_task(user), 0.02, title=f"fault-{name}-{index}")
+    load.add("ready", get("/health/ready"), 0.25)
+
+    def outage() -> None:
+        load.mark("stop requested")
+        ctx.cluster.stop(ctx.args.stop_mode)
+        load.mark("down")
+        time.sleep(RESTART_OUTAGE)
+        load.mark("start requested")
+        ctx.cluster.start()
+        load.mark("accepting")
+        wait_for(lambda: first_201(load.of("create"), load.marks["accepting"]), RECOVERY_TIMEOUT)
+
+    load.run(RESTART_BEFORE, outage, RESTART_AFTER)
+    creates, during, server = load.of("create"), load.during("create"), load.server
+    refused = [a for a in creates if a.status != 201]
     if refused:
         say(f"  refusals from {min(a.started for a in refused):.2f} s to {max(a.ended for a in refused):.2f} s")
-    if timeline.recovered is not None:
-        say(f"  time to recovery: {timeline.recovered - timeline.started:.2f} s after PostgreSQL accepted connections")
-    answered = {a.title for a in result.attempts if a.task_id is not None}
-    ghosts = [title for title in result.stored.values() if title not in answered]
-    say(f"  stored: {len(result.stored)} tasks of this pass; {len(ghosts)} stored although not answered 201")
-    say(
-        f"  server log, ERROR lines: {result.logged[0]} 503s (django.request), {result.logged[1]} failed readiness "
-        f"probes with traceback (common.health), {len(result.log_problems)} others"
-    )
-    for line in result.log_problems[:5]:
+    problems = server.log_problems(expected=(LOGGED_503, LOGGED_PROBE))
+    logged = f"{server.log_count(LOGGED_503)} 503s (django.request), {server.log_count(LOGGED_PROBE)} failed readiness"
+    say(f"  server log, ERROR lines: {logged} probes with traceback (common.health), {len(problems)} others")
+    for line in problems[:5]:
         say(f"    {line[:300]}")
-
-
-def report(result: PassResult) -> bool:
-    """Print a pass's summary and checks; True when every check held."""
-    phases = Phases.split(result.attempts, result.timeline)
-    summarize(result, phases)
+    latencies = [a.latency for a in during]
+    p99, slowest = percentile(latencies, 0.99), max(latencies, default=math.nan)
+    refused_during = [a for a in during if a.status != 201]
+    malformed = [a for a in creates if a.status == 503 and not a.json_503]
+    recovered = first_201(creates, load.window[1])
+    back = math.inf if recovered is None else recovered - load.window[1]  # seconds to recovery
+    # Polls asked once the stop was requested (one sent before may have found the database up) and answered
+    # before the start was (`pg_ctl start` returns once PostgreSQL accepts connections). With the pool, a probe
+    # waits seconds for a connection: one sent after `pg_ctl stop` began but before it returned counts too.
+    down = [p for p in load.of("ready") if load.window[0] <= p.started and p.ended <= load.marks["start requested"]]
     checks = [
-        *answer_checks(result, phases),
-        *health_checks(result),
-        *recovery_checks(result, phases),
-        *write_checks(result),
+        expect("creates before the outage all 201", load.before("create"), 201),
+        Check("the outage was felt: creates refused", bool(refused_during), f"{len(refused_during)} of {len(during)}"),
+        Check(
+            f"outage latency p99 under {FAIL_FAST_SECONDS:.0f} s (no hang)",
+            p99 < FAIL_FAST_SECONDS,
+            f"p99 {ms(p99)} ms, max {ms(slowest)} ms",
+        ),
+        Check("every 503 is JSON with Retry-After", not malformed, f"{len(malformed)} malformed{example(malformed)}"),
+        expect("only 201 and 503 answered, no socket error", creates, 201, 503),
+        expect("/health/ready 503 naming the database during the outage", down, 503, database="unavailable"),
+        expect("/health/ready 200 after recovery", load.after("ready", back), 200, database="ok"),
+        Check(
+            f"recovers by itself within {RECOVERY_TIMEOUT:.0f} s (gunicorn not restarted)",
+            back <= RECOVERY_TIMEOUT,
+            "never" if recovered is None else f"first 201 {back:.2f} s after PostgreSQL was back",
+        ),
+        expect("every create after recovery 201", load.after("create", back), 201),
+        write_check(ctx.cluster, creates, f"fault-{name}-", "every task answered 201 is in the database"),
         Check(
             "no unexpected error in the server log",
-            not result.log_problems,
-            f"{len(result.log_problems)} lines other than 503s and failed readiness probes",
+            not problems,
+            f"{len(problems)} lines other than 503s and failed readiness probes",
         ),
     ]
-    for check in checks:
-        say(f"  [{'ok' if check.passed else 'FAIL'}] {check.name}: {check.detail}")
-    return all(check.passed for check in checks)
+    return report(checks)
+
+
+# Redis stopped ------------------------------------------------------------------------------------
+REDIS_BEFORE, REDIS_OUTAGE, REDIS_AFTER = 5.0, 15.0, 10.0
+CACHE_RETRY_SECONDS = 5.0
+LOGIN_FAILURE_LIMIT = 5  # THROTTLE_LOGIN_FAILURES, per minute
+
+
+def start_redis(directory: Path, port: int) -> subprocess.Popen[bytes]:
+    """A redis-server of our own on 127.0.0.1:`port`, persistence off, its log in `directory`; once it answers."""
+    if not harness.port_is_free(port):
+        raise harness.BenchError(f"port {port} is already in use: choose another with --redis-port")
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)]
+    process = subprocess.Popen(["redis-server", *options, "--logfile", str(directory / "redis.log")])
+    if not wait_for(lambda: redis_answers(port), timeout=10):
+        raise harness.BenchError(f"redis-server did not answer on port {port}")
+    return process
+
+
+def redis_answers(port: int) -> bool:
+    with contextlib.suppress(redis.RedisError):
+        return bool(redis.Redis(port=port, socket_connect_timeout=1).ping())
+    return False
+
+
+def redis_down(ctx: Context) -> bool:
+    port = ctx.args.redis_port
+    say(f"scenario redis: redis-server on 127.0.0.1:{port} stopped for {REDIS_OUTAGE:.0f} s under a mixed load")
+    writer, reader, account, victim = ctx.users
+    limits = {"THROTTLE_LOGIN_FAILURES": f"{LOGIN_FAILURE_LIMIT}/min", "CACHE_RETRY_SECONDS": str(CACHE_RETRY_SECONDS)}
+    load = Load(ctx.server("redis", REDIS_URL=f"redis://127.0.0.1:{port}/0", **limits))
+    load.add("create", create_task(writer), 0.05, title="fault-redis")
+    load.add("me", get("/api/v1/users/me", reader), 0.05)
+    load.add("login", log_in(account.email, PASSWORD), 0.5)
+    load.add("guess", log_in(victim.email, "not-the-password"), 0.25)
+    load.add("ready", get("/health/ready"), 0.5)
+    own = start_redis(ctx.cluster.directory, port)
+
+    def outage() -> None:
+        nonlocal own
+        load.mark("stop requested")
+        end(own, signal.SIGTERM)
+        time.sleep(REDIS_OUTAGE)
+        own = start_redis(ctx.cluster.directory, port)
+        load.mark("back")
+
+    try:
+        load.run(REDIS_BEFORE, outage, REDIS_AFTER)
+        counters = sum(1 for _ in redis.Redis(port=port, socket_connect_timeout=1).scan_iter("throttle:*"))
+    finally:
+        end(own, signal.SIGTERM)
+    expected = {"create": {201}, "me": {200}, "login": {200}, "guess": {401, 429}, "ready": {200}}
+    guesses, polls = load.during("guess"), load.during("ready")
+    # Counters count in fixed windows of the wall clock; a process's own starts from 0 in each.
+    minutes = int((load.clock.origin + load.window[1]) // 60) - int((load.clock.origin + load.window[0]) // 60) + 1
+    bound = LOGIN_FAILURE_LIMIT * GUNICORN_WORKERS * minutes
+    degraded = [a for a in polls if a.health("cache") == "degraded"]
+    after = load.after("ready", settle=CACHE_RETRY_SECONDS + 1)
+    healthy_after = [a for a in after if a.status == 200 and a.health("cache") == "ok"]
+    logged = load.server.log_count('"event": "cache_unavailable"')
+    checks = [
+        no_server_errors(load.answers),
+        expect(
+            "during the outage: creates 201, me 200, logins 200, guesses 401/429, readiness 200",
+            load.during(),
+            ok=lambda a: a.status in expected[a.kind],
+        ),
+        write_check(ctx.cluster, load.answers, "fault-redis"),
+        Check(
+            "limits still refuse a guessing client during the outage",
+            any(a.status == 429 for a in guesses) and sum(a.status == 401 for a in guesses) <= bound,
+            f"{len(guesses)} guesses: {statuses(guesses)} (at most {LOGIN_FAILURE_LIMIT}/min per process, "
+            f"{minutes} minute window(s): {bound} allowed at most)",
+        ),
+        Check(
+            "/health/ready 200 with the cache degraded during the outage, ok after",
+            all(a.status == 200 for a in polls) and bool(degraded) and len(healthy_after) == len(after) > 0,
+            f"during: {len(polls)} polls, {len(degraded)} degraded; after: {len(healthy_after)} of {len(after)} ok",
+        ),
+        Check(
+            "Redis used again after it is back (no restart)",
+            counters > 0,
+            f"{counters} throttle counters in the restarted Redis",
+        ),
+        Check(
+            "the outage logged once per process and cache",
+            0 < logged <= GUNICORN_WORKERS * 2,
+            f"{logged} cache_unavailable lines ({GUNICORN_WORKERS} workers, 2 caches)",
+        ),
+    ]
+    return report(checks)
+
+
+# A job worker killed ------------------------------------------------------------------------------
+JOB_STALE_AFTER_SECONDS = 6  # and JOB_MAX_RUN_SECONDS 4: seconds, not minutes
+SLOW_JOBS, SLOW_JOB_SECONDS, NEW_USERS, RESETS = 3, 2.0, 4, 2
+JOB_TABLE = "django_tasks_database_dbtaskresult"
+# A slow job (bench/jobs.py) that started running within the last second: a kill now lands mid-job.
+RUNNING_SLOW_JOB = (
+    f"SELECT id::text FROM {JOB_TABLE} WHERE status = 'RUNNING' AND task_path = 'bench.jobs.slow_job' "  # noqa: S608
+    "AND started_at > now() - interval '1 second'"
+)
+ENQUEUE_SLOW_JOBS = (
+    "from bench.jobs import slow_job\n"
+    f"for n in range({SLOW_JOBS}): slow_job.enqueue(seconds={SLOW_JOB_SECONDS}, label=f'slow-{{n}}')"
+)
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`manage.py db_worker`, logging to `log_path`."""
+    with log_path.open("ab") as log:
+        command = [str(harness.PYTHON), "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.2"]
+        return subprocess.Popen(command, cwd=harness.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def worker_killed(ctx: Context) -> bool:
+    say("scenario worker: db_worker killed with SIGKILL in the middle of a slow job, then started again")
+    limits = {"JOB_MAX_RUN_SECONDS": "4", "JOB_STALE_AFTER_SECONDS": str(JOB_STALE_AFTER_SECONDS)}
+    env = ctx.env | {"TASK_BACKEND": "database"} | limits
+    admin = ctx.users[0]
+    ctx.cluster.query("UPDATE accounts_user SET role = 'admin' WHERE email = %s", (admin.email,))
+    ctx.cluster.query(f"DELETE FROM {JOB_TABLE}")  # noqa: S608
+    server, log_path = ctx.server("worker", **env), ctx.cluster.directory / "db-worker.log"
+    new_emails = [f"fault-new-{n}@example.com" for n in range(NEW_USERS)]
+    workers: list[subprocess.Popen[bytes]] = []
+    clock = harness.Clock()
+
+    def jobs() -> list[tuple[Any, ...]]:
+        return ctx.cluster.query(f"SELECT id::text, status, worker_ids FROM {JOB_TABLE}")  # noqa: S608
+
+    try:
+        server.start()
+        workers.append(start_worker(env, log_path))
+        command = [str(harness.PYTHON), "manage.py", "shell", "--no-imports", "-c", ENQUEUE_SLOW_JOBS]
+        if subprocess.run(command, cwd=harness.ROOT, env=env, capture_output=True, timeout=120).returncode:
+            raise harness.BenchError("could not enqueue the slow jobs")
+        with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT, headers=admin.headers) as http:
+            password = "fault-new-passphrase-1"  # noqa: S105 (the new accounts', not a secret)
+            sent = [http.post("/api/v1/users/", json={"email": email, "password": password}) for email in new_emails]
+            sent += [
+                http.post("/api/v1/auth/password-reset", json={"email": u.email}) for u in ctx.users[1 : 1 + RESETS]
+            ]
+        running = wait_for(lambda: ctx.cluster.query(RUNNING_SLOW_JOB), timeout=20, interval=0.05)
+        if not running:
+            raise harness.BenchError("no slow job started running")
+        killed, killed_at = running[0][0], clock.now()
+        end(workers[0])
+        workers.append(start_worker(env, log_path))
+        finished = wait_for(lambda: all(row[1] in ("SUCCESSFUL", "FAILED") for row in jobs()), 60, interval=0.2)
+        done_at = clock.now()
+    finally:
+        for worker in workers:
+            end(worker, signal.SIGTERM)
+        server.stop()
+    codes, rows, log = [response.status_code for response in sent], jobs(), log_path.read_text(errors="replace")
+    by_status = Counter(status for _, status, _ in rows)
+    queued, completed = SLOW_JOBS + NEW_USERS + RESETS, by_status["SUCCESSFUL"]
+    rerun = [(status, len(claimed)) for job_id, status, claimed in rows if job_id == killed]
+    mails = [log.count(f"To: {email}") for email in new_emails]
+    say(f"  enqueues through the API: {status_counts(codes)}")
+    say(f"  killed the worker at {killed_at:.2f} s while job {killed} ran; all jobs finished at {done_at:.2f} s")
+    say(f"  jobs: {queued} queued, {len(rows)} in the table, {completed} completed; by status {dict(by_status)}")
+    say(f"  worker log: {log.count('queued to run again')} job(s) found stale and queued to run again")
+    checks = [
+        Check("the API queued the mails", codes == [201] * NEW_USERS + [202] * RESETS, status_counts(codes)),
+        Check(
+            "every queued job completed, none lost",
+            bool(finished) and len(rows) == queued == completed,
+            f"{queued} queued, {completed} completed",
+        ),
+        Check(
+            "the job running when the worker was killed ran again, by the restarted worker",
+            rerun == [("SUCCESSFUL", 2)],
+            f"status {rerun[0][0] if rerun else '-'}, claimed {rerun[0][1] if rerun else 0} times",
+        ),
+        Check(
+            "each new user's welcome mail sent once",
+            mails == [1] * NEW_USERS,
+            f"{', '.join(map(str, mails))} mails per user",
+        ),
+        Check(
+            f"done within stale ({JOB_STALE_AFTER_SECONDS} s) + a sweep + the jobs",
+            done_at - killed_at < JOB_STALE_AFTER_SECONDS * 1.5 + SLOW_JOBS * SLOW_JOB_SECONDS + 5,
+            f"{done_at - killed_at:.1f} s after the kill",
+        ),
+    ]
+    return report(checks)
+
+
+# A table locked -----------------------------------------------------------------------------------
+LOCK_BEFORE, LOCK_HELD, LOCK_AFTER = 4.0, 10.0, 5.0
+LOCK_TIMEOUT_SECONDS = 2.0  # DATABASE_LOCK_TIMEOUT_MS's default
+
+
+def table_locked(ctx: Context) -> bool:
+    say(f"scenario lock: tasks_task locked (ACCESS EXCLUSIVE) by another session for {LOCK_HELD:.0f} s under load")
+    writer, reader = ctx.users[:2]
+    load = Load(ctx.server("lock"))
+    load.add("create", create_task(writer), 0.05, title="fault-lock")
+    load.add("me", get("/api/v1/users/me", reader), 0.05)
+    load.add("live", get("/health/live"), 0.1)
+
+    def lock() -> None:
+        with psycopg.connect(ctx.cluster.url(), connect_timeout=5) as locker:
+            locker.execute("LOCK TABLE tasks_task IN ACCESS EXCLUSIVE MODE")
+            load.mark("locked")
+            time.sleep(LOCK_HELD)
+            locker.rollback()
+            load.mark("released")
+
+    load.run(LOCK_BEFORE, lock, LOCK_AFTER)
+    slowest, creates = max(load.answers, key=lambda a: a.latency), load.during("create")
+    malformed = sum(a.status == 503 and not a.json_503 for a in creates)
+    readers = load.during("me") + load.during("live")
+    timeouts = load.server.log_count("Database unavailable (lock timeout)")
+    checks = [
+        no_server_errors(load.answers),
+        Check(
+            f"no request waits longer than the lock timeout + 1 s ({LOCK_TIMEOUT_SECONDS + 1:.0f} s)",
+            slowest.latency < LOCK_TIMEOUT_SECONDS + 1,
+            f"slowest {slowest.kind} {ms(slowest.latency)} ms",
+        ),
+        Check(
+            "task writes during the lock answer JSON 503 with Retry-After",
+            any(a.status == 503 for a in creates) and all(a.status == 201 or a.json_503 for a in creates),
+            f"{len(creates)} creates: {statuses(creates)}, {malformed} malformed",
+        ),
+        expect("me and /health/live unaffected (200, under 1 s)", readers, 200, ok=lambda a: a.latency < 1),
+        expect("writes work again once the lock is released", load.after("create", settle=1.0), 201),
+        write_check(ctx.cluster, load.answers, "fault-lock"),
+        Check("the server logged the lock timeouts", timeouts > 0, f"{timeouts} lines"),
+    ]
+    return report(checks)
+
+
+SCENARIOS = {"restart": restart, "redis": redis_down, "worker": worker_killed, "lock": table_locked}
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=8301, help="port for gunicorn on 127.0.0.1, default 8301")
-    parser.add_argument("--pg-port", type=int, default=5544, help="port for the throwaway cluster, default 5544")
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--passes", default="persistent,pool", help="restart scenario, comma-separated: persistent, pool (default both)"
+        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, default {','.join(SCENARIOS)}"
     )
-    parser.add_argument(
-        "--scenarios",
-        default=",".join(("restart", *SCENARIOS)),
-        help=f"comma-separated: restart (PostgreSQL restarted), {', '.join(SCENARIOS)} (default all)",
-    )
-    parser.add_argument("--redis-port", type=int, default=6390, help="port for the redis scenario's own Redis")
-    parser.add_argument(
-        "--stop-mode",
-        choices=("fast", "immediate"),
-        default="fast",
-        help="pg_ctl stop mode: fast (clean shutdown, default) or immediate (a crash: WAL replay on start)",
-    )
+    parser.add_argument("--port", type=int, default=8301, help="gunicorn's port on 127.0.0.1, default 8301")
+    parser.add_argument("--pg-port", type=int, default=5544, help="the throwaway cluster's port, default 5544")
+    parser.add_argument("--redis-port", type=int, default=6390, help="the port of the Redis the redis scenario stops")
+    parser.add_argument("--stop-mode", choices=("fast", "immediate"), default="fast", help="restart's pg_ctl stop mode")
     args = parser.parse_args()
-    args.passes = [name.strip() for name in args.passes.split(",") if name.strip()]
-    if not args.passes or any(name not in PASSES for name in args.passes):
-        parser.error(f"--passes takes names among {', '.join(PASSES)}")
     args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
-    if not args.scenarios or any(name not in ("restart", *SCENARIOS) for name in args.scenarios):
-        parser.error(f"--scenarios takes names among restart, {', '.join(SCENARIOS)}")
-    if args.redis_port == 6379:
-        parser.error("--redis-port 6379 is the machine's Redis: choose another port")
-    if args.pg_port == 5432:
-        parser.error("--pg-port 5432 is the machine's cluster: choose another port")
+    if not args.scenarios or any(name not in SCENARIOS for name in args.scenarios):
+        parser.error(f"--scenarios takes names among {', '.join(SCENARIOS)}")
     return args
 
 
-def accounts(prefix: str, count: int) -> list[Account]:
-    """`count` seeded accounts (no tasks), each with a session."""
-    users = seed(prefix=prefix, users=count, tasks_per_user=0, password=PASSWORD)
-    return [Account(user.email, token_pair(user)[0]) for user in users]
-
-
 def main() -> int:
-    """Set up the cluster, run each pass, report, and always tear down; the exit status."""
     args = parse_args()
     cluster = Cluster(Path(tempfile.mkdtemp(prefix="bench-fault-")), args.pg_port)
-    # The machine's Redis for the scenarios that do not stop it; the redis scenario starts its own.
-    env = production_env(cluster.url(DATABASE))
 
     def run() -> bool:
-        cluster.init()
-        cluster.start()
-        cluster.create_database(DATABASE)
-        setup_django(env)
-        writers, scenario_users = accounts("fault", WRITERS), accounts("scenario", 4)
+        cluster.create()
+        # The machine's Redis (BENCH_REDIS_URL) for the scenarios that do not stop it; the redis one starts its own.
+        env = harness.production_env(cluster.url())
+        harness.setup_django(env)
+        users = harness.seed(prefix="fault", users=USERS, tasks_per_user=0, password=PASSWORD)
+        accounts = [Account(user.email, {"Authorization": f"Bearer {harness.token_pair(user)[0]}"}) for user in users]
         say(
             f"throwaway PostgreSQL on 127.0.0.1:{args.pg_port} in {cluster.directory}; gunicorn on port "
-            f"{args.port}, 2 sync workers, DEBUG off, rate limits off (THROTTLE_* set empty)"
+            f"{args.port}, {GUNICORN_WORKERS} sync workers, DEBUG off, rate limits off (THROTTLE_* set empty)"
         )
-        results = []
-        if "restart" in args.scenarios:
-            say(f"scenario restart: pg_ctl stop -m {args.stop_mode}, then start, under writes")
-            results += [report(run_pass(name, cluster, env, args, writers)) for name in args.passes]
-        for name in args.scenarios:
-            if name != "restart":
-                results.append(SCENARIOS[name](cluster, env, args, scenario_users, PASSWORD))
-        return all(results)
+        context = Context(cluster, env, args, accounts)
+        return all([SCENARIOS[name](context) for name in args.scenarios])  # noqa: C419 (every scenario runs)
 
-    def clean_up() -> None:
-        cluster.destroy()
-
-    return verdict(run, clean_up, failure="see the checks above")
+    return harness.verdict(run, cluster.destroy, failure="see the checks above")
 
 
 if __name__ == "__main__":
