@@ -131,14 +131,24 @@ def print_stats(csv_prefix: Path, where: str = "") -> tuple[int, int, int]:
     return server_errors, answered["socket error"], len(exceptions)
 
 
+def parse_load_args(
+    parser: argparse.ArgumentParser, *, max_clients: int, durations: tuple[float, float]
+) -> argparse.Namespace:
+    """`parser`'s own options and the load's, --clients and --duration, each within its bounds."""
+    parser.add_argument("--clients", type=int, default=64, help="concurrent Locust users, default 64")
+    parser.add_argument(
+        "--duration", type=float, default=60, help=f"seconds of load, default 60 ({durations[0]:g}-{durations[1]:g})"
+    )
+    args = parser.parse_args()
+    if not 1 <= args.clients <= max_clients or not durations[0] <= args.duration <= durations[1]:
+        parser.error(f"--clients must be 1-{max_clients} and --duration {durations[0]:g}-{durations[1]:g} seconds")
+    return args
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=64, help="concurrent users, default 64")
-    parser.add_argument("--duration", type=float, default=60, help="seconds of load, default 60")
     parser.add_argument("--port", type=int, default=8201, help="port for gunicorn on 127.0.0.1, default 8201")
-    args = parser.parse_args()
-    if not 1 <= args.clients <= 512 or not 1 <= args.duration <= 3600:
-        parser.error("--clients must be 1-512 and --duration 1-3600 seconds")
+    args = parse_load_args(parser, max_clients=512, durations=(1, 3600))
     database = f"bench_load_{os.getpid()}"
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
     env = harness.production_env(harness.database_url(database))

@@ -347,17 +347,13 @@ def pgbouncer(*args: object) -> subprocess.CompletedProcess[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=64, help="concurrent Locust users, default 64")
-    parser.add_argument("--duration", type=float, default=60, help="seconds of load, default 60 (at least 55)")
     parser.add_argument("--balancer-port", type=int, default=8210, help="HAProxy's port, default 8210")
     parser.add_argument("--port", type=int, default=8211, help="the first instance's (then the next 2), default 8211")
     parser.add_argument(
         "--logs", type=Path, help="a directory to keep HAProxy's and the instances' logs and the journal in"
     )
     parser.add_argument("--pgbouncer-port", type=int, default=6441, help="PgBouncer's port, default 6441")
-    args = parser.parse_args()
-    if not 1 <= args.clients <= 256 or not 55 <= args.duration <= 600:
-        parser.error("--clients must be 1-256 and --duration 55-600 seconds (the faults end at about 50 s)")
+    args = load.parse_load_args(parser, max_clients=256, durations=(55, 600))  # the faults end at about 50 s
     database = f"issue14_scale_{os.getpid()}"
     workdir = Path(tempfile.mkdtemp(prefix="scale-out-"))
     # A directory of its own: as root, PgBouncer runs as the postgres user, who cannot enter `workdir`.
