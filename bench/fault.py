@@ -1,17 +1,13 @@
-"""`make fault`: on a throwaway PostgreSQL cluster of its own, under a bounded load, PostgreSQL restarted
-(persistent connections, then the pool), Redis stopped, a job worker killed, a table locked; each scenario's
-figures before, during and after the failure, and its checks. See bench/README.md and docs/reliability.md.
-"""
+"""`make fault`: on a throwaway PostgreSQL cluster, under load, PostgreSQL restarted, Redis stopped, a job worker
+killed, a table locked; figures before, during and after each. See bench/README.md and docs/reliability.md."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,51 +36,53 @@ USERS = 4  # the restart's writers; the other scenarios give each its part
 GUNICORN_WORKERS = 2  # production_env's WEB_CONCURRENCY
 REQUEST_TIMEOUT = 40.0  # longer than gunicorn's own timeout: a hang shows as a slow answer, not a drop
 MAX_REQUESTS_PER_LOOP = 5_000
+TASKS, LOGIN = "/api/v1/tasks/", "/api/v1/auth/login"
 
 
-class Cluster:
-    """A throwaway PostgreSQL cluster in `directory` on 127.0.0.1:`port`, trust auth. PostgreSQL refuses to
-    run as root, so as root its programs run as the `postgres` user (runuser), which then owns the directory."""
+class Stage:
+    """What the scenarios run on: a throwaway PostgreSQL cluster on 127.0.0.1 (trust auth) with the app's database,
+    the app's production environment, and seeded accounts. PostgreSQL refuses to run as root, so as root its
+    programs run as the `postgres` user (runuser), which then owns the directory."""
 
-    def __init__(self, directory: Path, port: int) -> None:
-        self.directory, self.data, self.port = directory, directory / "data", port
-        self.server = f"postgresql://{PG_USER}@127.0.0.1:{port}"
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args, self.directory = args, Path(tempfile.mkdtemp(prefix="bench-fault-"))
+        self.data, self.pg_server = self.directory / "data", f"postgresql://{PG_USER}@127.0.0.1:{args.pg_port}"
+        self.url = harness.database_url(DATABASE, self.pg_server)
         self.as_user = [shutil.which("runuser") or "/usr/sbin/runuser", "-u", PG_USER, "--"] if os.getuid() == 0 else []
-
-    def url(self, database: str = DATABASE) -> str:
-        return harness.database_url(database, self.server)
-
-    def run(self, program: str, *args: str) -> None:
-        command = [*self.as_user, str(PG_BIN / program), *args]
-        try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise harness.BenchError(f"{program} {' '.join(args)} did not finish within 90 s") from exc
-        if result.returncode != 0:
-            log = self.directory / "postgres.log"
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.exists() else ""
-            raise harness.BenchError(f"{program} {' '.join(args)} failed:\n{result.stdout}{result.stderr}\n{tail}")
+        self.env: dict[str, str] = {}
+        self.users: list[Account] = []
 
     def create(self) -> None:
-        """initdb (trust auth for local and 127.0.0.1 connections), start, and create the app's database."""
-        if not harness.port_is_free(self.port):
-            raise harness.BenchError(f"port {self.port} is already in use on 127.0.0.1: choose another with --pg-port")
         if self.as_user:
             owner = pwd.getpwnam(PG_USER)
             os.chown(self.directory, owner.pw_uid, owner.pw_gid)
         self.run("initdb", "-D", str(self.data), "-U", PG_USER, "-A", "trust", "-E", "UTF8", "--no-sync")
         self.start()
-        harness.create_database(DATABASE, self.server)
+        harness.create_database(DATABASE, self.pg_server)
+        # The machine's Redis (BENCH_REDIS_URL) for the scenarios that do not stop it; the redis one starts its own.
+        self.env = harness.production_env(self.url)
+        harness.setup_django(self.env)
+        users = harness.seed(prefix="fault", users=USERS, tasks_per_user=0, password=PASSWORD)
+        self.users = [Account(user.email, {"Authorization": f"Bearer {harness.token_pair(user)[0]}"}) for user in users]
 
+    def run(self, program: str, *args: str) -> None:
+        try:
+            subprocess.run(
+                [*self.as_user, str(PG_BIN / program), *args], stdout=subprocess.DEVNULL, timeout=90, check=True
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            log = self.directory / "postgres.log"
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.exists() else ""
+            raise harness.BenchError(f"{exc}\n{tail}") from exc
+
+    # pg_ctl waits (60 s at most) until the cluster accepts connections, or is down.
     def start(self) -> None:
-        """Start, and wait until the cluster accepts connections."""
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
-        log = str(self.directory / "postgres.log")
-        self.run("pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "60", "-o", options, "start")
+        options = f"-p {self.args.pg_port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        self.run("pg_ctl", "start", "-D", str(self.data), "-l", str(self.directory / "postgres.log"), "-o", options)
 
     def stop(self, mode: str) -> None:
-        """Stop, and wait until the cluster is down (`fast`: clients disconnected; `immediate`: a crash)."""
-        self.run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+        """`fast`: clients disconnected; `immediate`: a crash."""
+        self.run("pg_ctl", "stop", "-D", str(self.data), "-m", mode)
 
     def destroy(self) -> None:
         try:
@@ -94,31 +92,32 @@ class Cluster:
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        """The rows of `statement` (none for one that returns none), in autocommit."""
-        with psycopg.connect(self.url(), autocommit=True, connect_timeout=5) as conn:
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
             cursor = conn.execute(statement, params)
             return cursor.fetchall() if cursor.description else []
 
+    def server(self, name: str, **env: str) -> Gunicorn:
+        return Gunicorn(self.env | env, self.args.port, self.directory / f"gunicorn-{name}.log")
 
-def wait_for[T](probe: Callable[[], T], timeout: float, interval: float = 0.1) -> T | None:
-    """`probe()` once it is truthy, asked every `interval` s for up to `timeout` s; None if it never is."""
+
+def wait_for[T](probe: Callable[[], T], timeout: float) -> T | None:
+    """`probe()` once it is truthy, asked every 0.1 s for up to `timeout` s; None if it never is."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if result := probe():
             return result
-        time.sleep(interval)
+        time.sleep(0.1)
     return None
 
 
-def end(process: subprocess.Popen[bytes] | None, sig: signal.Signals = signal.SIGKILL) -> None:
-    """`sig` to `process` if it runs, and wait for it to end (SIGKILL after 15 s)."""
-    if process is not None and process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+def end(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to `process` (nothing if it has ended), SIGKILL if it still runs 15 s later."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 # The load and its figures -------------------------------------------------------------------------
@@ -138,7 +137,7 @@ class Answer:
     started: float
     ended: float
     status: int | None
-    body: dict[str, Any]  # its JSON object, if it was one
+    body: dict[str, Any]  # its JSON
     title: str  # of the task a create sent
     json_503: bool = False  # a 503 in the API's error shape, with Retry-After
     error: str = ""
@@ -152,21 +151,6 @@ class Answer:
         return self.body.get("checks", {}).get(part)
 
 
-Send = Callable[[httpx.Client, str], httpx.Response]  # a request, given the title of the task it would create
-
-
-def create_task(user: Account) -> Send:
-    return lambda http, title: http.post("/api/v1/tasks/", json={"title": title}, headers=user.headers)
-
-
-def get(path: str, user: Account | None = None) -> Send:
-    return lambda http, title: http.get(path, headers=user.headers if user else None)
-
-
-def log_in(email: str, password: str) -> Send:
-    return lambda http, title: http.post("/api/v1/auth/login", data={"username": email, "password": password})
-
-
 class Load:
     """Threads that each send one kind of request to `server` in a loop, recording every answer, while a
     scenario causes its failure and marks when (the window: from the first mark to the last), on one clock."""
@@ -178,31 +162,34 @@ class Load:
         self.threads: dict[threading.Thread, str] = {}  # and the kind each sends
         self.window = (math.inf, math.inf)
 
-    def add(self, kind: str, send: Send, pause: float, title: str = "") -> None:
-        """A thread sending `send` every `pause` s; its creates are titled `<title>-<n>`."""
+    def add(
+        self, kind: str, pause: float, method: str, path: str, user: Account | None = None, title: str = "", **sent: Any
+    ) -> None:
+        """A thread sending the request every `pause` s as `user`; with a `title`, it creates tasks `<title>-<n>`."""
 
         def loop() -> None:
-            with httpx.Client(base_url=self.server.url, timeout=REQUEST_TIMEOUT) as http:
+            headers = user.headers if user else None
+            with httpx.Client(base_url=self.server.url, timeout=REQUEST_TIMEOUT, headers=headers) as http:
                 for sequence in range(MAX_REQUESTS_PER_LOOP):
                     if self.stop.is_set():
                         return
-                    self.answers.append(self.ask(kind, http, send, f"{title}-{sequence}" if title else ""))
+                    task = f"{title}-{sequence}" if title else ""
+                    request = http.build_request(method, path, json={"title": task} if title else None, **sent)
+                    self.answers.append(self.ask(kind, http, request, task))
                     self.stop.wait(pause)
 
         self.threads[threading.Thread(target=loop, daemon=True)] = kind
 
-    def ask(self, kind: str, http: httpx.Client, send: Send, title: str) -> Answer:
+    def ask(self, kind: str, http: httpx.Client, request: httpx.Request, title: str) -> Answer:
         started = self.clock.now()
         try:
-            response = send(http, title)
+            response = http.send(request)
         except httpx.TransportError as exc:
             return Answer(kind, started, self.clock.now(), None, {}, title, error=f"{type(exc).__name__}: {exc}")
-        body: Any = None
-        with contextlib.suppress(ValueError):  # not JSON
-            body = response.json()
-        status, fields = response.status_code, body if isinstance(body, dict) else {}
-        json_503 = status == 503 and fields.get("code") == "service_unavailable" and "retry-after" in response.headers
-        return Answer(kind, started, self.clock.now(), status, fields, title, json_503)
+        body = response.json() if "json" in response.headers.get("content-type", "") else {}
+        status = response.status_code
+        json_503 = status == 503 and body.get("code") == "service_unavailable" and "retry-after" in response.headers
+        return Answer(kind, started, self.clock.now(), status, body, title, json_503)
 
     def mark(self, name: str) -> None:
         self.marks[name] = self.clock.now()
@@ -273,10 +260,10 @@ def expect(
     return Check(name, bool(answers) and not wrong, f"{len(answers)} answers: {statuses(answers)}{example(wrong)}")
 
 
-def write_check(cluster: Cluster, answers: Sequence[Answer], prefix: str, name: str = "every 2xx write kept") -> Check:
+def write_check(stage: Stage, answers: Sequence[Answer], prefix: str, name: str = "every 2xx write kept") -> Check:
     """Every create answered 201 is in the database under the title sent; prints the figures."""
     acknowledged = {a.body["id"]: a.title for a in answers if a.kind == "create" and a.status == 201}
-    stored = dict(cluster.query("SELECT id, title FROM tasks_task WHERE title LIKE %s", (prefix + "%",)))
+    stored = dict(stage.query("SELECT id, title FROM tasks_task WHERE title LIKE %s", (prefix + "%",)))
     lost = sorted(task_id for task_id, title in acknowledged.items() if stored.get(task_id) != title)
     figures = f"{len(acknowledged)} writes acknowledged (201), {len(stored)} rows found, {len(lost)} missing"
     say(f"  writes: {figures}, {len(stored.keys() - acknowledged.keys())} stored although not answered 201")
@@ -295,19 +282,6 @@ def report(checks: Sequence[Check]) -> bool:
     return passed
 
 
-@dataclass(frozen=True)
-class Context:
-    """What every scenario runs on."""
-
-    cluster: Cluster
-    env: dict[str, str]
-    args: argparse.Namespace
-    users: list[Account]
-
-    def server(self, name: str, **env: str) -> Gunicorn:
-        return Gunicorn(self.env | env, self.args.port, self.cluster.directory / f"gunicorn-{name}.log")
-
-
 # PostgreSQL restarted -----------------------------------------------------------------------------
 PASSES = {"persistent": {}, "pool": {"DATABASE_POOL": "true"}}
 RESTART_BEFORE, RESTART_OUTAGE, RESTART_AFTER = 4.0, 5.0, 4.0
@@ -322,25 +296,25 @@ def first_201(creates: Sequence[Answer], since: float) -> float | None:
     return min((a.ended for a in creates if a.started >= since and a.status == 201), default=None)
 
 
-def restart(ctx: Context) -> bool:
-    say(f"scenario restart: pg_ctl stop -m {ctx.args.stop_mode}, then start, under writes")
-    return all([restart_pass(ctx, name, env) for name, env in PASSES.items()])  # noqa: C419 (every pass runs)
+def restart(stage: Stage) -> bool:
+    say(f"scenario restart: pg_ctl stop -m {stage.args.stop_mode}, then start, under writes")
+    return all([restart_pass(stage, name, env) for name, env in PASSES.items()])  # noqa: C419 (every pass runs)
 
 
-def restart_pass(ctx: Context, name: str, env: dict[str, str]) -> bool:
+def restart_pass(stage: Stage, name: str, env: dict[str, str]) -> bool:
     say(f"pass {name}: {USERS} writers creating tasks, a /health/ready poller")
-    load = Load(ctx.server(name, **env))
-    for index, user in enumerate(ctx.users):
-        load.add("create", create_task(user), 0.02, title=f"fault-{name}-{index}")
-    load.add("ready", get("/health/ready"), 0.25)
+    load = Load(stage.server(name, **env))
+    for index, user in enumerate(stage.users):
+        load.add("create", 0.02, "POST", TASKS, user, title=f"fault-{name}-{index}")
+    load.add("ready", 0.25, "GET", "/health/ready")
 
     def outage() -> None:
         load.mark("stop requested")
-        ctx.cluster.stop(ctx.args.stop_mode)
+        stage.stop(stage.args.stop_mode)
         load.mark("down")
         time.sleep(RESTART_OUTAGE)
         load.mark("start requested")
-        ctx.cluster.start()
+        stage.start()
         load.mark("accepting")
         wait_for(lambda: first_201(load.of("create"), load.marks["accepting"]), RECOVERY_TIMEOUT)
 
@@ -360,9 +334,8 @@ def restart_pass(ctx: Context, name: str, env: dict[str, str]) -> bool:
     malformed = [a for a in creates if a.status == 503 and not a.json_503]
     recovered = first_201(creates, load.window[1])
     back = math.inf if recovered is None else recovered - load.window[1]  # seconds to recovery
-    # Polls asked once the stop was requested (one sent before may have found the database up) and answered
-    # before the start was (`pg_ctl start` returns once PostgreSQL accepts connections). With the pool, a probe
-    # waits seconds for a connection: one sent after `pg_ctl stop` began but before it returned counts too.
+    # Polls sent once the stop was requested and answered before the start was (`pg_ctl start` returns once
+    # PostgreSQL accepts connections); with the pool, a probe sent while `pg_ctl stop` ran waits seconds too.
     down = [p for p in load.of("ready") if load.window[0] <= p.started and p.ended <= load.marks["start requested"]]
     checks = [
         expect("creates before the outage all 201", load.before("create"), 201),
@@ -382,7 +355,7 @@ def restart_pass(ctx: Context, name: str, env: dict[str, str]) -> bool:
             "never" if recovered is None else f"first 201 {back:.2f} s after PostgreSQL was back",
         ),
         expect("every create after recovery 201", load.after("create", back), 201),
-        write_check(ctx.cluster, creates, f"fault-{name}-", "every task answered 201 is in the database"),
+        write_check(stage, creates, f"fault-{name}-", "every task answered 201 is in the database"),
         Check(
             "no unexpected error in the server log",
             not problems,
@@ -398,49 +371,43 @@ CACHE_RETRY_SECONDS = 5.0
 LOGIN_FAILURE_LIMIT = 5  # THROTTLE_LOGIN_FAILURES, per minute
 
 
-def start_redis(directory: Path, port: int) -> subprocess.Popen[bytes]:
-    """A redis-server of our own on 127.0.0.1:`port`, persistence off, its log in `directory`; once it answers."""
+def start_redis(log: Path, port: int) -> subprocess.Popen[bytes]:
+    """A redis-server of our own on 127.0.0.1:`port`, persistence off; once it listens."""
     if not harness.port_is_free(port):
         raise harness.BenchError(f"port {port} is already in use: choose another with --redis-port")
-    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)]
-    process = subprocess.Popen(["redis-server", *options, "--logfile", str(directory / "redis.log")])
-    if not wait_for(lambda: redis_answers(port), timeout=10):
-        raise harness.BenchError(f"redis-server did not answer on port {port}")
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--logfile", str(log)]
+    process = subprocess.Popen(["redis-server", *options])
+    if not wait_for(lambda: not harness.port_is_free(port), 10):
+        raise harness.BenchError(f"redis-server did not listen on port {port}")
     return process
 
 
-def redis_answers(port: int) -> bool:
-    with contextlib.suppress(redis.RedisError):
-        return bool(redis.Redis(port=port, socket_connect_timeout=1).ping())
-    return False
-
-
-def redis_down(ctx: Context) -> bool:
-    port = ctx.args.redis_port
+def redis_down(stage: Stage) -> bool:
+    port, log = stage.args.redis_port, stage.directory / "redis.log"
     say(f"scenario redis: redis-server on 127.0.0.1:{port} stopped for {REDIS_OUTAGE:.0f} s under a mixed load")
-    writer, reader, account, victim = ctx.users
+    writer, reader, account, victim = stage.users
     limits = {"THROTTLE_LOGIN_FAILURES": f"{LOGIN_FAILURE_LIMIT}/min", "CACHE_RETRY_SECONDS": str(CACHE_RETRY_SECONDS)}
-    load = Load(ctx.server("redis", REDIS_URL=f"redis://127.0.0.1:{port}/0", **limits))
-    load.add("create", create_task(writer), 0.05, title="fault-redis")
-    load.add("me", get("/api/v1/users/me", reader), 0.05)
-    load.add("login", log_in(account.email, PASSWORD), 0.5)
-    load.add("guess", log_in(victim.email, "not-the-password"), 0.25)
-    load.add("ready", get("/health/ready"), 0.5)
-    own = start_redis(ctx.cluster.directory, port)
+    load = Load(stage.server("redis", REDIS_URL=f"redis://127.0.0.1:{port}/0", **limits))
+    load.add("create", 0.05, "POST", TASKS, writer, title="fault-redis")
+    load.add("me", 0.05, "GET", "/api/v1/users/me", reader)
+    load.add("login", 0.5, "POST", LOGIN, data={"username": account.email, "password": PASSWORD})
+    load.add("guess", 0.25, "POST", LOGIN, data={"username": victim.email, "password": "not-the-password"})
+    load.add("ready", 0.5, "GET", "/health/ready")
+    own = start_redis(log, port)
 
     def outage() -> None:
         nonlocal own
         load.mark("stop requested")
-        end(own, signal.SIGTERM)
+        end(own)
         time.sleep(REDIS_OUTAGE)
-        own = start_redis(ctx.cluster.directory, port)
+        own = start_redis(log, port)
         load.mark("back")
 
     try:
         load.run(REDIS_BEFORE, outage, REDIS_AFTER)
         counters = sum(1 for _ in redis.Redis(port=port, socket_connect_timeout=1).scan_iter("throttle:*"))
     finally:
-        end(own, signal.SIGTERM)
+        end(own)
     expected = {"create": {201}, "me": {200}, "login": {200}, "guess": {401, 429}, "ready": {200}}
     guesses, polls = load.during("guess"), load.during("ready")
     # Counters count in fixed windows of the wall clock; a process's own starts from 0 in each.
@@ -457,7 +424,7 @@ def redis_down(ctx: Context) -> bool:
             load.during(),
             ok=lambda a: a.status in expected[a.kind],
         ),
-        write_check(ctx.cluster, load.answers, "fault-redis"),
+        write_check(stage, load.answers, "fault-redis"),
         Check(
             "limits still refuse a guessing client during the outage",
             any(a.status == 429 for a in guesses) and sum(a.status == 401 for a in guesses) <= bound,
@@ -498,56 +465,52 @@ ENQUEUE_SLOW_JOBS = (
 )
 
 
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """`manage.py db_worker`, logging to `log_path`."""
-    with log_path.open("ab") as log:
-        command = [str(harness.PYTHON), "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.2"]
-        return subprocess.Popen(command, cwd=harness.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def worker_killed(ctx: Context) -> bool:
+def worker_killed(stage: Stage) -> bool:
     say("scenario worker: db_worker killed with SIGKILL in the middle of a slow job, then started again")
     limits = {"JOB_MAX_RUN_SECONDS": "4", "JOB_STALE_AFTER_SECONDS": str(JOB_STALE_AFTER_SECONDS)}
-    env = ctx.env | {"TASK_BACKEND": "database"} | limits
-    admin = ctx.users[0]
-    ctx.cluster.query("UPDATE accounts_user SET role = 'admin' WHERE email = %s", (admin.email,))
-    ctx.cluster.query(f"DELETE FROM {JOB_TABLE}")  # noqa: S608
-    server, log_path = ctx.server("worker", **env), ctx.cluster.directory / "db-worker.log"
+    server = stage.server("worker", TASK_BACKEND="database", **limits)
+    admin, log_path = stage.users[0], stage.directory / "db-worker.log"
+    stage.query("UPDATE accounts_user SET role = 'admin' WHERE email = %s", (admin.email,))
     new_emails = [f"fault-new-{n}@example.com" for n in range(NEW_USERS)]
     workers: list[subprocess.Popen[bytes]] = []
     clock = harness.Clock()
 
+    def start_worker() -> None:
+        with log_path.open("ab") as log:
+            command = [str(harness.PYTHON), "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.2"]
+            workers.append(subprocess.Popen(command, cwd=harness.ROOT, env=server.env, stdout=log, stderr=log))
+
     def jobs() -> list[tuple[Any, ...]]:
-        return ctx.cluster.query(f"SELECT id::text, status, worker_ids FROM {JOB_TABLE}")  # noqa: S608
+        return stage.query(f"SELECT id::text, status, worker_ids FROM {JOB_TABLE}")  # noqa: S608
 
     try:
         server.start()
-        workers.append(start_worker(env, log_path))
-        command = [str(harness.PYTHON), "manage.py", "shell", "--no-imports", "-c", ENQUEUE_SLOW_JOBS]
-        if subprocess.run(command, cwd=harness.ROOT, env=env, capture_output=True, timeout=120).returncode:
+        start_worker()
+        enqueue = [str(harness.PYTHON), "manage.py", "shell", "--no-imports", "-c", ENQUEUE_SLOW_JOBS]
+        if subprocess.run(enqueue, cwd=harness.ROOT, env=server.env, capture_output=True, timeout=120).returncode:
             raise harness.BenchError("could not enqueue the slow jobs")
         with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT, headers=admin.headers) as http:
             password = "fault-new-passphrase-1"  # noqa: S105 (the new accounts', not a secret)
             sent = [http.post("/api/v1/users/", json={"email": email, "password": password}) for email in new_emails]
             sent += [
-                http.post("/api/v1/auth/password-reset", json={"email": u.email}) for u in ctx.users[1 : 1 + RESETS]
+                http.post("/api/v1/auth/password-reset", json={"email": u.email}) for u in stage.users[1 : 1 + RESETS]
             ]
-        running = wait_for(lambda: ctx.cluster.query(RUNNING_SLOW_JOB), timeout=20, interval=0.05)
+        running = wait_for(lambda: stage.query(RUNNING_SLOW_JOB), timeout=20)
         if not running:
             raise harness.BenchError("no slow job started running")
         killed, killed_at = running[0][0], clock.now()
-        end(workers[0])
-        workers.append(start_worker(env, log_path))
-        finished = wait_for(lambda: all(row[1] in ("SUCCESSFUL", "FAILED") for row in jobs()), 60, interval=0.2)
+        workers[0].kill()
+        start_worker()
+        finished = wait_for(lambda: all(row[1] in ("SUCCESSFUL", "FAILED") for row in jobs()), 60)
         done_at = clock.now()
     finally:
         for worker in workers:
-            end(worker, signal.SIGTERM)
+            end(worker)
         server.stop()
     codes, rows, log = [response.status_code for response in sent], jobs(), log_path.read_text(errors="replace")
     by_status = Counter(status for _, status, _ in rows)
     queued, completed = SLOW_JOBS + NEW_USERS + RESETS, by_status["SUCCESSFUL"]
-    rerun = [(status, len(claimed)) for job_id, status, claimed in rows if job_id == killed]
+    status, claimed = next(((status, len(ids)) for job_id, status, ids in rows if job_id == killed), ("-", 0))
     mails = [log.count(f"To: {email}") for email in new_emails]
     say(f"  enqueues through the API: {status_counts(codes)}")
     say(f"  killed the worker at {killed_at:.2f} s while job {killed} ran; all jobs finished at {done_at:.2f} s")
@@ -562,8 +525,8 @@ def worker_killed(ctx: Context) -> bool:
         ),
         Check(
             "the job running when the worker was killed ran again, by the restarted worker",
-            rerun == [("SUCCESSFUL", 2)],
-            f"status {rerun[0][0] if rerun else '-'}, claimed {rerun[0][1] if rerun else 0} times",
+            (status, claimed) == ("SUCCESSFUL", 2),
+            f"status {status}, claimed {claimed} times",
         ),
         Check(
             "each new user's welcome mail sent once",
@@ -584,16 +547,16 @@ LOCK_BEFORE, LOCK_HELD, LOCK_AFTER = 4.0, 10.0, 5.0
 LOCK_TIMEOUT_SECONDS = 2.0  # DATABASE_LOCK_TIMEOUT_MS's default
 
 
-def table_locked(ctx: Context) -> bool:
+def table_locked(stage: Stage) -> bool:
     say(f"scenario lock: tasks_task locked (ACCESS EXCLUSIVE) by another session for {LOCK_HELD:.0f} s under load")
-    writer, reader = ctx.users[:2]
-    load = Load(ctx.server("lock"))
-    load.add("create", create_task(writer), 0.05, title="fault-lock")
-    load.add("me", get("/api/v1/users/me", reader), 0.05)
-    load.add("live", get("/health/live"), 0.1)
+    writer, reader = stage.users[:2]
+    load = Load(stage.server("lock"))
+    load.add("create", 0.05, "POST", TASKS, writer, title="fault-lock")
+    load.add("me", 0.05, "GET", "/api/v1/users/me", reader)
+    load.add("live", 0.1, "GET", "/health/live")
 
     def lock() -> None:
-        with psycopg.connect(ctx.cluster.url(), connect_timeout=5) as locker:
+        with psycopg.connect(stage.url, connect_timeout=5) as locker:
             locker.execute("LOCK TABLE tasks_task IN ACCESS EXCLUSIVE MODE")
             load.mark("locked")
             time.sleep(LOCK_HELD)
@@ -619,7 +582,7 @@ def table_locked(ctx: Context) -> bool:
         ),
         expect("me and /health/live unaffected (200, under 1 s)", readers, 200, ok=lambda a: a.latency < 1),
         expect("writes work again once the lock is released", load.after("create", settle=1.0), 201),
-        write_check(ctx.cluster, load.answers, "fault-lock"),
+        write_check(stage, load.answers, "fault-lock"),
         Check("the server logged the lock timeouts", timeouts > 0, f"{timeouts} lines"),
     ]
     return report(checks)
@@ -628,41 +591,29 @@ def table_locked(ctx: Context) -> bool:
 SCENARIOS = {"restart": restart, "redis": redis_down, "worker": worker_killed, "lock": table_locked}
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument(
-        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, default {','.join(SCENARIOS)}"
+        "--scenarios", type=lambda names: names.split(","), default=list(SCENARIOS), help="comma-separated"
     )
-    parser.add_argument("--port", type=int, default=8301, help="gunicorn's port on 127.0.0.1, default 8301")
-    parser.add_argument("--pg-port", type=int, default=5544, help="the throwaway cluster's port, default 5544")
+    parser.add_argument("--port", type=int, default=8301, help="gunicorn's port on 127.0.0.1")
+    parser.add_argument("--pg-port", type=int, default=5544, help="the throwaway cluster's port")
     parser.add_argument("--redis-port", type=int, default=6390, help="the port of the Redis the redis scenario stops")
     parser.add_argument("--stop-mode", choices=("fast", "immediate"), default="fast", help="restart's pg_ctl stop mode")
     args = parser.parse_args()
-    args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
-    if not args.scenarios or any(name not in SCENARIOS for name in args.scenarios):
+    if not set(args.scenarios) <= SCENARIOS.keys():
         parser.error(f"--scenarios takes names among {', '.join(SCENARIOS)}")
-    return args
-
-
-def main() -> int:
-    args = parse_args()
-    cluster = Cluster(Path(tempfile.mkdtemp(prefix="bench-fault-")), args.pg_port)
+    stage = Stage(args)
 
     def run() -> bool:
-        cluster.create()
-        # The machine's Redis (BENCH_REDIS_URL) for the scenarios that do not stop it; the redis one starts its own.
-        env = harness.production_env(cluster.url())
-        harness.setup_django(env)
-        users = harness.seed(prefix="fault", users=USERS, tasks_per_user=0, password=PASSWORD)
-        accounts = [Account(user.email, {"Authorization": f"Bearer {harness.token_pair(user)[0]}"}) for user in users]
+        stage.create()
         say(
-            f"throwaway PostgreSQL on 127.0.0.1:{args.pg_port} in {cluster.directory}; gunicorn on port "
+            f"throwaway PostgreSQL on 127.0.0.1:{args.pg_port} in {stage.directory}; gunicorn on port "
             f"{args.port}, {GUNICORN_WORKERS} sync workers, DEBUG off, rate limits off (THROTTLE_* set empty)"
         )
-        context = Context(cluster, env, args, accounts)
-        return all([SCENARIOS[name](context) for name in args.scenarios])  # noqa: C419 (every scenario runs)
+        return all([SCENARIOS[name](stage) for name in args.scenarios])  # noqa: C419 (every scenario runs)
 
-    return harness.verdict(run, cluster.destroy, failure="see the checks above")
+    return harness.verdict(run, stage.destroy, failure="see the checks above")
 
 
 if __name__ == "__main__":
