@@ -171,12 +171,11 @@ class Load:
             headers = user.headers if user else None
             with httpx.Client(base_url=self.server.url, timeout=REQUEST_TIMEOUT, headers=headers) as http:
                 for sequence in range(MAX_REQUESTS_PER_LOOP):
-                    if self.stop.is_set():
-                        return
                     task = f"{title}-{sequence}" if title else ""
                     request = http.build_request(method, path, json={"title": task} if title else None, **sent)
                     self.answers.append(self.ask(kind, http, request, task))
-                    self.stop.wait(pause)
+                    if self.stop.wait(pause):
+                        return
 
         self.threads[threading.Thread(target=loop, daemon=True)] = kind
 
@@ -490,11 +489,9 @@ def worker_killed(stage: Stage) -> bool:
         if subprocess.run(enqueue, cwd=harness.ROOT, env=server.env, capture_output=True, timeout=120).returncode:
             raise harness.BenchError("could not enqueue the slow jobs")
         with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT, headers=admin.headers) as http:
-            password = "fault-new-passphrase-1"  # noqa: S105 (the new accounts', not a secret)
-            sent = [http.post("/api/v1/users/", json={"email": email, "password": password}) for email in new_emails]
-            sent += [
-                http.post("/api/v1/auth/password-reset", json={"email": u.email}) for u in stage.users[1 : 1 + RESETS]
-            ]
+            sent = [http.post("/api/v1/users/", json={"email": email, "password": PASSWORD}) for email in new_emails]
+            resets = stage.users[1 : 1 + RESETS]
+            sent += [http.post("/api/v1/auth/password-reset", json={"email": user.email}) for user in resets]
         running = wait_for(lambda: stage.query(RUNNING_SLOW_JOB), timeout=20)
         if not running:
             raise harness.BenchError("no slow job started running")
