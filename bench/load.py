@@ -1,7 +1,4 @@
-"""`make load`: Locust users on a mixed workload against the app under gunicorn (bench/README.md).
-
-.venv/bin/python bench/load.py [--clients 64] [--duration 60] [--port 8201]
-"""
+"""`make load`: Locust users on a mixed workload against the app under gunicorn (bench/README.md)."""
 
 from __future__ import annotations
 
@@ -59,13 +56,17 @@ def expected(kind: str) -> str:
     return str(EXPECTED_STATUS.get(kind, 200))
 
 
-def accounts_file(env: dict[str, str], path: Path, *, prefix: str, users: int) -> Path:
-    """Seed the accounts (in this process, as the app) with a session each, for the locustfile."""
+def seed_accounts(env: dict[str, str], database: str, workdir: Path, *, prefix: str, users: int) -> Path:
+    """A new database, seeded (in this process, as the app) with an account and a session per user: the
+    locustfile's accounts file."""
+    harness.create_database(database)
+    say(f"database {database}: migrating and seeding {users} users x {TASKS_PER_USER} tasks")
     harness.setup_django(env)
     accounts = []
     for user in harness.seed(prefix=prefix, users=users, tasks_per_user=TASKS_PER_USER, password=PASSWORD):
         access, refresh = harness.token_pair(user)
         accounts.append({"email": user.email, "access": access, "refresh": refresh})
+    path = workdir / "accounts.json"
     path.write_text(json.dumps(accounts))
     return path
 
@@ -84,14 +85,14 @@ def run_locust(host: str, accounts: Path, csv_prefix: Path, *, users: int, durat
 
 
 def children_cpu() -> float:
-    """CPU seconds of this process's children that have ended and been waited for."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
-def print_stats(csv_prefix: Path, where: str = "") -> tuple[int, int, int]:
-    """Print Locust's CSV statistics: totals, then p50/p99/max and statuses per kind in the mix's order. A
-    failure is named "status N" or "no answer: ..." by the locustfile. The 5xx, socket errors and exceptions."""
+def print_stats(csv_prefix: Path, where: str = "") -> bool:
+    """Print Locust's CSV statistics: totals, then p50/p99/max and statuses per kind in the mix's order (the
+    locustfile names a failure "status N" or "no answer: ..."); whether there was no 5xx, socket error or
+    error in a simulated user."""
 
     def rows(suffix: str) -> list[dict[str, str]]:
         with csv_prefix.with_name(f"{csv_prefix.name}_{suffix}.csv").open() as file:
@@ -106,15 +107,11 @@ def print_stats(csv_prefix: Path, where: str = "") -> tuple[int, int, int]:
         statuses[name][expected(name)] += int(stats[name]["Request Count"]) - int(stats[name]["Failure Count"])
     answered = sum(statuses.values(), Counter())
     server_errors = sum(count for status, count in answered.items() if status.startswith("5"))
-    unexpected = sum(
-        count
-        for name, counts in statuses.items()
-        for status, count in counts.items()
-        if status not in (expected(name), "socket error")
-    )
-    count, rate = int(stats["Aggregated"]["Request Count"]), float(stats["Aggregated"]["Requests/s"])
+    total = stats["Aggregated"]
+    count, rate = int(total["Request Count"]), float(total["Requests/s"])
     say(f"requests: {count} in {count / rate:.1f} s = {rate:.1f} req/s{where}")
     say(f"statuses: {harness.status_counts(answered)}")
+    unexpected = int(total["Failure Count"]) - answered["socket error"]  # a failure with an answer
     say(f"5xx: {server_errors}    socket errors: {answered['socket error']}    other unexpected: {unexpected}")
     say(f"{'kind':<14}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}  statuses")
     for name in [*MIX, "Aggregated"]:
@@ -128,7 +125,14 @@ def print_stats(csv_prefix: Path, where: str = "") -> tuple[int, int, int]:
     exceptions = rows("exceptions")
     for exception in exceptions[:10]:
         say(f"  error in a simulated user: {exception['Count']} x {exception['Message'][:300]}")
-    return server_errors, answered["socket error"], len(exceptions)
+    return not server_errors and not answered["socket error"] and not exceptions
+
+
+def print_log_problems(servers: list[Gunicorn], title: str) -> None:
+    problems = [line for server in servers for line in server.log_problems()]
+    say(f"{title}: {len(problems)} error lines")
+    for line in problems[:10]:
+        say(f"  {line[:300]}")
 
 
 def parse_load_args(
@@ -146,7 +150,7 @@ def parse_load_args(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8201, help="port for gunicorn on 127.0.0.1, default 8201")
     args = parse_load_args(parser, max_clients=512, durations=(1, 3600))
     database = f"bench_load_{os.getpid()}"
@@ -155,33 +159,28 @@ def main() -> int:
     server = Gunicorn(env, args.port, workdir / "gunicorn.log")
 
     def run() -> bool:
-        harness.create_database(database)
         say(f"load average before: {harness.load_average()}")
-        say(f"database {database}: migrating and seeding {args.clients} users x {TASKS_PER_USER} tasks")
-        accounts = accounts_file(env, workdir / "accounts.json", prefix="load", users=args.clients)
+        accounts = seed_accounts(env, database, workdir, prefix="load", users=args.clients)
         server.start()
         say(
             f"gunicorn on {server.url}: 2 sync workers, DEBUG off, rate limits off (THROTTLE_* set empty); "
             f"{args.clients} clients (Locust users) for {args.duration:.0f} s"
         )
         say("mix: " + ", ".join(f"{kind} {weight / sum(MIX.values()):.1%}" for kind, weight in MIX.items()))
-        # gunicorn's CPU time counts once it is waited for: after Locust's.
+        # CPU time of the children that have ended and been waited for: Locust's, then gunicorn's.
         started, cpu_before = time.monotonic(), children_cpu()
         run_locust(server.url, accounts, workdir / "load", users=args.clients, duration=args.duration)
         elapsed, client_cpu = time.monotonic() - started, children_cpu() - cpu_before
         server.stop()
         server_cpu = children_cpu() - cpu_before - client_cpu
-        server_errors, socket_errors, exceptions = print_stats(workdir / "load")
-        problems = server.log_problems()
-        say(f"server log: {len(problems)} error lines")
-        for line in problems[:10]:
-            say(f"  {line[:300]}")
+        passed = print_stats(workdir / "load")
+        print_log_problems([server], "server log")
         say(
             f"CPU seconds over {elapsed:.1f} s on {os.cpu_count()} cores: clients {client_cpu:.1f} (Locust, "
             f"startup included), gunicorn {server_cpu:.1f} (master and every worker; PostgreSQL not counted)"
         )
         say(f"load average after: {harness.load_average()}")
-        return not server_errors and not socket_errors and not exceptions
+        return passed
 
     def clean_up() -> None:
         server.stop()

@@ -1,6 +1,6 @@
 """Locust's simulated users for `make load` and `make scale-out` (bench/README.md): each keeps one
 seeded account's session and sends `bench.load.MIX` without pause. BENCH_STARTED gets the time every
-user runs; BENCH_JOURNAL, at the end, every request and every write the server acknowledged.
+user runs; BENCH_JOURNAL, at the end, every request and each written task's last acknowledged state.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from bench.load import EXPECTED_STATUS, FILTERS, MIX
 _free_accounts: list[dict[str, str]] = json.loads(Path(os.environ["BENCH_ACCOUNTS"]).read_text())
 PASSWORD = os.environ["BENCH_PASSWORD"]
 _requests: list[tuple[str, str, str, float, float, int | None]] = []  # id, kind, method, start, end, status
-_users: list[ApiUser] = []
+# Task id -> (title, status) as last acknowledged, None once deleted. A task whose last write got no
+# expected answer is left out: that write may or may not have been applied. (Users write only their own tasks.)
+_acknowledged: dict[int, tuple[str, str] | None] = {}
 
 
 class ApiUser(FastHttpUser):
@@ -32,18 +34,12 @@ class ApiUser(FastHttpUser):
         self.rng = random.Random(self.email)
         self.task_ids: list[int] = []  # seeded or created: to update
         self.created_ids: list[int] = []  # created and not yet deleted: to delete
-        # What the server acknowledged, or may have applied without an answer: make scale-out's write check.
-        self.created: dict[int, str] = {}
-        self.failed_creates: set[str] = set()
-        self.deleted: set[int] = set()
-        self.updated: dict[int, tuple[str, str]] = {}  # the last acknowledged (title, status)
-        self.uncertain: set[int] = set()  # a delete or update with no answer
-        _users.append(self)
 
     def send(self, kind: str, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
-        """One request, named by its kind in Locust's statistics and journaled; its response, or None."""
-        request_id, started = uuid.uuid4().hex, time.time()
-        headers = {"X-Request-ID": request_id, **(headers or {})}
+        """One request, named by its kind in Locust's statistics and journaled by its X-Request-ID (new unless
+        `headers` has one); its response, or None."""
+        headers = {"X-Request-ID": uuid.uuid4().hex, **(headers or {})}
+        started = time.time()
         with self.client.request(method, path, name=kind, headers=headers, catch_response=True, **kwargs) as response:
             status = response.status_code or None
             if status is None:
@@ -52,12 +48,12 @@ class ApiUser(FastHttpUser):
                 response.failure(f"status {status}")
             else:
                 response.success()
-        _requests.append((request_id, kind, method, started, time.time(), status))
+        _requests.append((headers["X-Request-ID"], kind, method, started, time.time(), status))
         return response if status else None
 
-    def api(self, kind: str, method: str, path: str, **kwargs: Any) -> Any:
+    def api(self, kind: str, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
         """With the access token; a 401 (the session ended) logs in again."""
-        headers = {"Authorization": f"Bearer {self.access}"}
+        headers = {"Authorization": f"Bearer {self.access}", **(headers or {})}
         response = self.send(kind, method, f"/api/v1/{path}", headers=headers, **kwargs)
         if response is not None and response.status_code == 401:
             self.login()
@@ -102,21 +98,20 @@ class ApiUser(FastHttpUser):
 
     @task(MIX["create"])
     def create(self) -> None:
-        title = f"load {uuid.uuid4().hex}"
+        """Titled `load <request id>`: a create answered with an error can still be looked for afterwards."""
+        request_id = uuid.uuid4().hex
         body = {
-            "title": title,
+            "title": f"load {request_id}",
             "description": "created by bench/locustfile.py",
             "priority": self.rng.choice(("low", "medium", "high")),
+            "due_date": f"2030-{self.rng.randint(1, 12):02d}-01",
         }
-        body["due_date"] = f"2030-{self.rng.randint(1, 12):02d}-01"
-        response = self.api("create", "POST", "tasks/", json=body)
+        response = self.api("create", "POST", "tasks/", headers={"X-Request-ID": request_id}, json=body)
         if response is not None and response.status_code == 201:
-            task_id = response.json()["id"]
-            self.created[task_id] = title
-            self.created_ids.append(task_id)
-            self.task_ids.append(task_id)
-        else:
-            self.failed_creates.add(title)
+            created = response.json()
+            _acknowledged[created["id"]] = (created["title"], created["status"])
+            self.created_ids.append(created["id"])
+            self.task_ids.append(created["id"])
 
     @task(MIX["update"])
     def update(self) -> None:
@@ -127,10 +122,9 @@ class ApiUser(FastHttpUser):
         title, status = f"load update {uuid.uuid4().hex}", self.rng.choice(("todo", "in_progress", "done"))
         response = self.api("update", "PATCH", f"tasks/{task_id}/", json={"title": title, "status": status})
         if response is not None and response.status_code == 200:
-            self.updated[task_id] = (title, status)
-            self.uncertain.discard(task_id)
+            _acknowledged[task_id] = (title, status)
         else:
-            self.uncertain.add(task_id)
+            _acknowledged.pop(task_id, None)
 
     @task(MIX["delete"])
     def delete(self) -> None:
@@ -143,9 +137,9 @@ class ApiUser(FastHttpUser):
             self.task_ids.remove(task_id)
         response = self.api("delete", "DELETE", f"tasks/{task_id}/")
         if response is not None and response.status_code == 204:
-            self.deleted.add(task_id)
+            _acknowledged[task_id] = None
         else:
-            self.uncertain.add(task_id)
+            _acknowledged.pop(task_id, None)
 
     @task(MIX["health_live"])
     def health_live(self) -> None:
@@ -165,7 +159,4 @@ def write_start(**kwargs: Any) -> None:
 @events.test_stop.add_listener
 def write_journal(**kwargs: Any) -> None:
     if journal := os.environ.get("BENCH_JOURNAL"):
-        fields = ("created", "failed_creates", "deleted", "updated", "uncertain")
-        users = [{name: getattr(user, name) for name in fields} for user in _users]
-        # default=list: the sets, as JSON arrays
-        Path(journal).write_text(json.dumps({"requests": _requests, "users": users}, default=list))
+        Path(journal).write_text(json.dumps({"requests": _requests, "acknowledged": _acknowledged}))

@@ -1,14 +1,13 @@
 """`make scale-out`: three app instances behind HAProxy, sharing a PgBouncer and a Redis, under `make load`'s
 Locust users while one instance is killed and one restarted gracefully (bench/README.md, docs/scale-out.md).
-
-    .venv/bin/python bench/scale_out.py [--clients 64] [--duration 60] [--balancer-port 8210] [--port 8211]
-        [--pgbouncer-port 6441]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import itertools
 import json
 import math
 import os
@@ -21,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,70 +39,34 @@ POOL_SIZE = 4  # PostgreSQL connections PgBouncer opens for the six gunicorn wor
 REDIS_URL = "redis://127.0.0.1:6379/14"
 KILL_AT, RESTART_AT, GRACEFUL_AT = 20.0, 35.0, 45.0
 LOGIN_LIMIT = 8  # failed logins per account and address, per hour: no fixed window ends during the probe
+HAPROXY = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin")  # not on every PATH
 CLOCK = harness.Clock()  # the load's: from the moment every simulated user runs (Faults.run sets it)
-# docs/scale-out.md says why: health checks every second, faster while an instance changes state; a
-# refused connection marks it down at once; at most 3 requests each (2 sync workers), the rest wait in
-# HAProxy's queue, where an instance's death cannot lose them.
-SERVER_OPTIONS = (
-    "check inter 1s fastinter 250ms downinter 500ms fall 2 rise 2 maxconn 3 "
-    "observe layer4 error-limit 1 on-error mark-down"
-)
-HAPROXY_CONFIG = """\
-global
-    maxconn 2000
-    log stdout format raw local0
-    stats socket {socket} mode 600 level admin
+HAPROXY_LOG = re.compile(r"^REQ (?P<id>\S+) (?P<server>\S+) \S+ (?P<term>\S+) (?P<retries>\S+) ")  # haproxy.cfg's
 
-defaults
-    mode http
-    log global
-    timeout connect 1s
-    timeout client 35s
-    timeout server 35s
-    timeout queue 15s
-    timeout http-request 10s
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response junk-response response-timeout 502 503 504
 
-frontend api
-    bind 127.0.0.1:{port}
-    capture request header X-Request-ID len 40
-    log-format "REQ %[capture.req.hdr(0)] %s %ST %ts %rc %HM %Tt"
-    option forwardfor
-    default_backend app
-
-backend app
-    # Round robin: a retry goes to the next instance (least-connections would pick the dead one again).
-    balance roundrobin
-    # A POST, PATCH or DELETE whose answer was lost may have been applied: only its connection may fail.
-    http-request disable-l7-retry unless {{ method GET HEAD }}
-    option httpchk
-    http-check send meth GET uri /health/ready ver HTTP/1.1 hdr Host 127.0.0.1
-    http-check expect status 200
-    default-server {options}
-{servers}
-"""
-HAPROXY_LOG = re.compile(r"^REQ (?P<id>\S+) (?P<server>\S+) \S+ (?P<term>\S+) (?P<retries>\S+) ")
+def wait_for(ready: Callable[[], bool], timeout: float, what: str) -> None:
+    """Until `ready()`; BenchError(`what`) after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise BenchError(f"{what} within {timeout:.0f} s")
+        time.sleep(0.05)
 
 
 class HAProxy:
-    """HAProxy in the foreground, one log line per request, its runtime API on a socket."""
+    """bench/haproxy.cfg in the foreground: one log line per request, its runtime API on a socket."""
 
     def __init__(self, workdir: Path, port: int, instance_ports: list[int]) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.socket, self.log_path = workdir / "haproxy.sock", workdir / "haproxy.log"
-        self.config = workdir / "haproxy.cfg"
-        servers = "\n".join(f"    server app{n} 127.0.0.1:{port}" for n, port in enumerate(instance_ports, 1))
-        self.config.write_text(
-            HAPROXY_CONFIG.format(socket=self.socket, port=port, options=SERVER_OPTIONS, servers=servers)
-        )
+        self.env = {**os.environ, "BENCH_HAPROXY_PORT": str(port), "BENCH_HAPROXY_SOCKET": str(self.socket)}
+        self.env |= {f"BENCH_APP{n}": str(port) for n, port in enumerate(instance_ports, 1)}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        command = [HAPROXY or "haproxy", "-db", "-f", str(ROOT / "bench" / "haproxy.cfg")]
         with self.log_path.open("ab") as log:
-            command = [program("haproxy") or "haproxy", "-db", "-f", str(self.config)]
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=log, start_new_session=True)
         for name in ("app1", "app2", "app3"):
             self.wait_up(name)
 
@@ -111,28 +75,22 @@ class HAProxy:
             conn.settimeout(5)
             conn.connect(str(self.socket))
             conn.sendall(line.encode() + b"\n")
-            chunks = []
-            while chunk := conn.recv(65536):
-                chunks.append(chunk)
-        return b"".join(chunks).decode(errors="replace")
+            return conn.makefile(encoding="utf-8", errors="replace").read()  # HAProxy closes it after answering
 
     def stat(self, name: str) -> dict[str, str]:
         """HAProxy's figures for instance `name`: status, scur (requests in progress), ..."""
-        lines = self.command("show stat").splitlines()
-        header = lines[0].lstrip("# ").split(",")
-        rows = (dict(zip(header, line.split(","), strict=False)) for line in lines[1:])
-        return next(row for row in rows if row.get("pxname") == "app" and row.get("svname") == name)
+        rows = csv.DictReader(self.command("show stat").removeprefix("# ").splitlines())
+        return next(row for row in rows if row["pxname"] == "app" and row["svname"] == name)
 
-    def wait_up(self, name: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                raise BenchError(f"HAProxy exited:\n{self.log_path.read_text(errors='replace')[-2000:]}")
-            with contextlib.suppress(OSError):  # no socket yet
-                if self.stat(name)["status"].startswith("UP"):
-                    return
-            time.sleep(0.2)
-        raise BenchError(f"HAProxy did not see {name} up within {timeout:.0f} s")
+    def is_up(self, name: str) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            raise BenchError(f"HAProxy exited:\n{self.log_path.read_text(errors='replace')[-2000:]}")
+        with contextlib.suppress(OSError):  # no socket yet
+            return self.stat(name)["status"].startswith("UP")
+        return False
+
+    def wait_up(self, name: str) -> None:
+        wait_for(lambda: self.is_up(name), 20, f"HAProxy did not see {name} up")
 
     def log(self) -> tuple[dict[str, dict[str, str]], int | None]:
         """Each request's log line by its id; the requests in progress on app1 when it was marked down."""
@@ -149,27 +107,22 @@ class HAProxy:
 
 @dataclass
 class Faults:
-    """app1 killed at KILL_AT and started at RESTART_AT, app2 restarted gracefully at GRACEFUL_AT, on CLOCK.
-    `windows` holds when the kill and the graceful restart began and ended, on the wall clock (the journal's)."""
+    """app1 killed at KILL_AT and started at RESTART_AT, app2 restarted gracefully at GRACEFUL_AT, on CLOCK;
+    `windows`: when the kill and the graceful restart began and ended, on the wall clock (the journal's)."""
 
     instances: list[Gunicorn]
     balancer: HAProxy
     events: list[str] = field(default_factory=list)
     windows: dict[str, tuple[float, float]] = field(default_factory=dict)
-    error: str | None = None
 
     def event(self, text: str) -> None:
         self.events.append(f"{CLOCK.now():5.1f} s  {text}")
 
     def run(self, started: Path) -> None:
-        """Wait for the locustfile to write down when every user runs, then cause the faults."""
+        """Once the locustfile has written down when every user runs (CLOCK's origin)."""
         app1, app2 = self.instances[:2]
         try:
-            deadline = time.monotonic() + 120
-            while not started.exists() or not started.read_text():
-                if time.monotonic() > deadline:
-                    raise BenchError("the load did not start")
-                time.sleep(0.05)
+            wait_for(lambda: started.exists() and bool(started.read_text()), 120, "the load did not start")
             CLOCK.origin = float(started.read_text())
             time.sleep(max(0.0, KILL_AT - CLOCK.now()))
             self.event("app1: SIGKILL (master and both workers)")
@@ -186,9 +139,8 @@ class Faults:
             # As an orchestrator does: no new requests (drain), those in progress finish, SIGTERM, start, ready.
             self.balancer.command("set server app/app2 state drain")
             self.event("app2: drained (no new requests)")
-            drain_deadline = time.monotonic() + 10
-            while int(self.balancer.stat("app2")["scur"] or 0) and time.monotonic() < drain_deadline:
-                time.sleep(0.05)
+            with contextlib.suppress(BenchError):  # after 10 s, SIGTERM all the same
+                wait_for(lambda: not int(self.balancer.stat("app2")["scur"] or 0), 10, "app2 not drained")
             self.event(f"app2: SIGTERM with {self.balancer.stat('app2')['scur'] or 0} requests in progress")
             app2.stop()
             self.event("app2: exited; starting again")
@@ -197,8 +149,8 @@ class Faults:
             self.balancer.wait_up("app2")
             self.event("app2: up again, back in the rotation")
             self.windows["graceful"] = (began, time.time())
-        except Exception as exc:  # reported, and fails the run
-            self.error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # reported in the timeline; the goal "the faults ran as planned" fails
+            self.event(f"the timeline failed: {type(exc).__name__}: {exc}")
 
 
 def sample_connections(database: str, stop: threading.Event, peak: list[int]) -> None:
@@ -209,35 +161,31 @@ def sample_connections(database: str, stop: threading.Event, peak: list[int]) ->
             peak[0] = max(peak[0], int(row[0]) if row else 0)
 
 
-def check_writes(database: str, users: list[dict[str, Any]]) -> list[Check]:
-    """The journal's acknowledged creates, deletes and last updates against what the database holds now."""
+def check_writes(database: str, journal: dict[str, Any]) -> list[Check]:
+    """Each written task's last acknowledged state (the journal's) against its row in the database."""
     with psycopg.connect(harness.database_url(database), connect_timeout=5) as conn:
-        in_db = {row[0]: (row[1], row[2]) for row in conn.execute("SELECT id, title, status FROM tasks_task")}
-    titles = Counter(title for title, _ in in_db.values() if title.startswith("load "))
-    acknowledged, lost = 0, []
-    for user in users:
-        created = {int(task_id): title for task_id, title in user["created"].items()}
-        updated = {int(task_id): tuple(change) for task_id, change in user["updated"].items()}
-        # A delete or update without an answer may have been applied: nothing to compare its task with.
-        unknown = set(user["deleted"]) | set(user["uncertain"])
-        lost += [
-            f"create {task_id} ({title})"
-            for task_id, title in created.items()
-            if task_id not in in_db and task_id not in unknown
-        ]
-        lost += [f"delete {task_id}" for task_id in user["deleted"] if task_id in in_db]
-        lost += [
-            f"update {task_id}: {change} acknowledged, {in_db.get(task_id)} stored"
-            for task_id, change in updated.items()
-            if task_id not in unknown and in_db.get(task_id) != change
-        ]
-        acknowledged += len(created) + len(user["deleted"]) + len(updated)
+        stored = {row[0]: (row[1], row[2]) for row in conn.execute("SELECT id, title, status FROM tasks_task")}
+    lost = []
+    for task_id, state in journal["acknowledged"].items():
+        acknowledged, found = tuple(state) if state else None, stored.get(int(task_id))
+        if found != acknowledged:
+            lost.append(f"task {task_id}: {acknowledged or 'deleted'} acknowledged, {found or 'no row'} stored")
+    writes = [
+        (request_id, kind, str(status) == load.expected(kind))
+        for request_id, kind, _, _, _, status in journal["requests"]
+        if kind in {"create", "update", "delete"}
+    ]
+    acknowledged_writes = sum(answered for _, _, answered in writes)
+    titles = Counter(title for title, _ in stored.values() if title.startswith("load "))
     duplicates = sum(count - 1 for count in titles.values() if count > 1)
     say(
-        f"writes acknowledged: {acknowledged}; found in the database afterwards: {acknowledged - len(lost)}; "
-        f"lost: {len(lost)}; duplicated: {duplicates}"
+        f"writes acknowledged: {acknowledged_writes}; found in the database afterwards: "
+        f"{acknowledged_writes - len(lost)}; lost: {len(lost)}; duplicated: {duplicates}"
     )
-    applied = sum(titles[title] > 0 for user in users for title in user["failed_creates"])
+    # A create's title is `load <its request id>` (the locustfile's).
+    applied = sum(
+        titles[f"load {request_id}"] > 0 for request_id, kind, answered in writes if kind == "create" and not answered
+    )
     say(f"creates answered with an error but applied anyway (answer lost in flight): {applied}")
     for write in lost[:10]:
         say(f"  lost: {write}")
@@ -260,13 +208,12 @@ def check_login_limit(instances: list[Gunicorn], balancer: HAProxy) -> list[Chec
     held = True
     with httpx.Client(timeout=30) as http:
         for index, (label, targets) in enumerate(plans.items()):
-            email = User.objects.create_user(email=f"limit{index}@example.com", password=load.PASSWORD).email
+            form = {"username": f"limit{index}@example.com", "password": "wrong"}
+            User.objects.create_user(email=form["username"], password=load.PASSWORD)
             headers = {} if label == "through HAProxy" else {"X-Forwarded-For": "127.0.0.1"}
             failures, retry_after = 0, False
-            for attempt in range(LOGIN_LIMIT + 5):
-                form = {"username": email, "password": "wrong"}
-                url = f"{targets[attempt % len(targets)]}/api/v1/auth/login"
-                response = http.post(url, data=form, headers=headers)
+            for url in itertools.islice(itertools.cycle(targets), LOGIN_LIMIT + 5):
+                response = http.post(f"{url}/api/v1/auth/login", data=form, headers=headers)
                 if response.status_code == httpx.codes.TOO_MANY_REQUESTS:
                     retry_after = "retry-after" in response.headers
                     break
@@ -277,67 +224,57 @@ def check_login_limit(instances: list[Gunicorn], balancer: HAProxy) -> list[Chec
 
 
 def report_failures(requests: list[list[Any]], faults: Faults, balancer: HAProxy) -> list[Check]:
-    """Print the timeline and every failed request by cause (HAProxy's log line matched by request id); the
-    goals that depend on them. A failure: no answer, or another answer than its kind's (login: 200, ...)."""
+    """The timeline, then every failed request (no answer, or not its kind's status) by cause, with HAProxy's
+    log line of the same request id; the goals that depend on them."""
     say("timeline:")
     for event in faults.events:
         say(f"  {event}")
-    if faults.error:
-        say(f"  the timeline failed: {faults.error}")
     logged, active = balancer.log()
     kill = faults.windows.get("kill", (math.inf, math.inf))
     graceful = faults.windows.get("graceful", (math.inf, math.inf))
     causes: Counter[str] = Counter()
-    failed_gets = begun_gets = in_graceful = outside_kill = killed_in_flight = 0
+    failed_gets = begun_gets = in_graceful = killed_in_flight = 0
     for request_id, kind, method, started, ended, status in requests:
         if str(status) == load.expected(kind):
             continue
         line = logged.get(request_id)
         server, term = (line["server"], line["term"]) if line else ("-", "-")
+        logged_as = f"{server} {term}" if line else "no log line"
         # In flight at the kill: across its moment, on app1 by HAProxy's log, or with no answer and no log line
         # (HAProxy closes the client's connection, unlogged, when an instance dies in a request it may not retry).
         killed = started <= kill[1] and ended >= kill[0] and (server == "app1" if line else status is None)
         if killed:
-            answer = "no answer" if status is None else status
-            logged_as = f"{server} {term}" if line else "no log line"
-            cause = f"{method} in flight on app1 when it was killed (HAProxy: {logged_as}, {answer})"
+            cause = f"{method} in flight on app1 when it was killed (HAProxy: {logged_as}, {status or 'no answer'})"
         elif status is None:
-            cause = f"{method} no answer from HAProxy ({f'{server} {term}' if line else 'not in its log'})"
+            cause = f"{method} no answer from HAProxy ({logged_as})"
         else:
-            retried = f", retries {line['retries']}" if line else ""
-            cause = f"{method} {kind} {status} from {server} (HAProxy: {term}{retried})"
+            retries = f", retries {line['retries']}" if line else ""
+            cause = f"{method} {kind} {status} from {server} (HAProxy: {term}{retries})"
         causes[cause] += 1
+        is_get = method in {"GET", "HEAD"}
+        failed_gets += is_get
         # "SD": the instance died after the start of its answer was passed on, which no balancer can retry.
-        begun = killed and term.startswith("SD")
-        begun_gets += method in {"GET", "HEAD"} and begun
-        failed_gets += method in {"GET", "HEAD"} and not begun
+        begun_gets += is_get and killed and term.startswith("SD")
         in_graceful += graceful[0] <= ended and started <= graceful[1]
-        outside_kill += not killed
         killed_in_flight += killed
     say(
-        f"failed requests: {causes.total()}; failed GETs: {failed_gets + begun_gets}, of which {begun_gets} "
+        f"failed requests: {causes.total()}; failed GETs: {failed_gets}, of which {begun_gets} "
         "had begun to answer on app1 when it was killed (not retryable)"
     )
     for cause, count in causes.most_common():
         say(f"  {count:>5}  {cause}")
     say(f"requests in progress on app1 when HAProxy marked it down (its log): {active}; failed: {killed_in_flight}")
-    say(
-        f"retried by HAProxy on another instance: {sum(line['retries'] not in {'0', '+0'} for line in logged.values())}"
-    )
+    retried = sum(line["retries"] not in {"0", "+0"} for line in logged.values())
+    say(f"retried by HAProxy on another instance: {retried}")
     return [
-        Check("0 failed GETs (but those whose answer had begun on the killed instance)", failed_gets == 0),
+        Check("0 failed GETs (but those whose answer had begun on the killed instance)", failed_gets == begun_gets),
         Check("0 failed requests during the graceful restart", in_graceful == 0),
         Check(
             "failures only among requests in flight on the killed instance",
-            outside_kill == 0 and killed_in_flight <= (active or 0),
+            causes.total() == killed_in_flight <= (active or 0),
         ),
-        Check("the faults ran as planned", faults.error is None and len(faults.windows) == 2),
+        Check("the faults ran as planned", len(faults.windows) == 2),
     ]
-
-
-def program(name: str) -> str | None:
-    """Where Debian's package put `name` (/usr/sbin is not on every PATH)."""
-    return shutil.which(name) or shutil.which(name, path="/usr/sbin")
 
 
 def pgbouncer(*args: object) -> subprocess.CompletedProcess[str]:
@@ -346,16 +283,16 @@ def pgbouncer(*args: object) -> subprocess.CompletedProcess[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--balancer-port", type=int, default=8210, help="HAProxy's port, default 8210")
     parser.add_argument("--port", type=int, default=8211, help="the first instance's (then the next 2), default 8211")
-    parser.add_argument(
-        "--logs", type=Path, help="a directory to keep HAProxy's and the instances' logs and the journal in"
-    )
     parser.add_argument("--pgbouncer-port", type=int, default=6441, help="PgBouncer's port, default 6441")
+    parser.add_argument("--logs", type=Path, help="keep the run's logs and journal in a new directory in this one")
     args = load.parse_load_args(parser, max_clients=256, durations=(55, 600))  # the faults end at about 50 s
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
     database = f"issue14_scale_{os.getpid()}"
-    workdir = Path(tempfile.mkdtemp(prefix="scale-out-"))
+    workdir = Path(tempfile.mkdtemp(prefix="scale-out-", dir=args.logs))
     # A directory of its own: as root, PgBouncer runs as the postgres user, who cannot enter `workdir`.
     pgbouncer_dir = Path(tempfile.mkdtemp(prefix="scale-out-pgbouncer-"))
     instance_ports = [args.port + n for n in range(3)]
@@ -374,14 +311,12 @@ def main() -> int:
     instances = [Gunicorn(env, port, workdir / f"app{n}.log") for n, port in enumerate(instance_ports, 1)]
 
     def run() -> bool:
-        if missing := [name for name in ("haproxy", "pgbouncer") if not program(name)]:
-            raise BenchError(f"missing {', '.join(missing)}: apt-get install haproxy pgbouncer")
+        if not HAPROXY:  # PgBouncer's absence, scripts/pgbouncer.sh reports
+            raise BenchError("missing haproxy: apt-get install haproxy pgbouncer")
         say(f"load average before: {harness.load_average()}")
-        harness.create_database(database)
-        say(f"database {database}: migrating and seeding {args.clients} users x {load.TASKS_PER_USER} tasks")
         # Migrations and the seed talk to PostgreSQL directly.
         direct = env | {"DATABASE_URL": harness.database_url(database), "DATABASE_PGBOUNCER": "false"}
-        accounts = load.accounts_file(direct, workdir / "accounts.json", prefix="scale", users=args.clients)
+        accounts = load.seed_accounts(direct, database, workdir, prefix="scale", users=args.clients)
         if (started := pgbouncer("start", pgbouncer_dir, args.pgbouncer_port, POOL_SIZE)).returncode:
             raise BenchError(f"PgBouncer did not start:\n{started.stdout}{started.stderr}")
         cache.flushdb()  # DB 14 is this test's own: rate-limit counters start from zero
@@ -397,17 +332,16 @@ def main() -> int:
             f"{args.clients} clients (Locust users) for {args.duration:.0f} s; SIGKILL app1 at {KILL_AT:.0f} s, "
             f"start it at {RESTART_AT:.0f} s; graceful restart of app2 at {GRACEFUL_AT:.0f} s"
         )
-        faults = Faults(instances, balancer)
-        marker, journal = workdir / "started", workdir / "journal.json"
+        faults, marker, journal = Faults(instances, balancer), workdir / "started", workdir / "journal.json"
         threading.Thread(target=faults.run, args=(marker,), daemon=True).start()
         stop_sampling, peak = threading.Event(), [0]
         sampler = threading.Thread(target=sample_connections, args=(database, stop_sampling, peak), daemon=True)
         sampler.start()
-        hooks = {"BENCH_STARTED": str(marker), "BENCH_JOURNAL": str(journal)}
+        hooks = {"BENCH_STARTED": str(marker), "BENCH_JOURNAL": str(journal)}  # the locustfile's
         load.run_locust(balancer.url, accounts, workdir / "load", users=args.clients, duration=args.duration, **hooks)
         stop_sampling.set()
         sampler.join(5)
-        for instance in instances:
+        for instance in instances:  # should the timeline have failed: the login-limit probe needs all three
             if instance.process is None:
                 instance.start()
         recorded = json.loads(journal.read_text())
@@ -417,11 +351,8 @@ def main() -> int:
             f"PostgreSQL connections to the database at most: {peak[0]} "
             f"(6 gunicorn workers through PgBouncer, pool {POOL_SIZE}, plus this script's own)"
         )
-        checks += check_writes(database, recorded["users"]) + check_login_limit(instances, balancer)
-        problems = [found for instance in instances for found in instance.log_problems()]
-        say(f"server logs: {len(problems)} error lines")
-        for problem in problems[:5]:
-            say(f"  {problem[:300]}")
+        checks += check_writes(database, recorded) + check_login_limit(instances, balancer)
+        load.print_log_problems(instances, "server logs")
         say("goals:")
         passed = harness.print_checks(checks)
         say(f"load average after: {harness.load_average()}")
@@ -431,17 +362,15 @@ def main() -> int:
         balancer.stop()
         for instance in instances:
             instance.stop()
-        if args.logs:
-            args.logs.mkdir(parents=True, exist_ok=True)
-            for kept in [*workdir.glob("*.log"), workdir / "journal.json"]:
-                with contextlib.suppress(OSError):
-                    shutil.copy(kept, args.logs / kept.name)
         pgbouncer("stop", pgbouncer_dir)
         shutil.rmtree(pgbouncer_dir, ignore_errors=True)
         harness.drop_database(database)
         with contextlib.suppress(redis.RedisError):
             cache.flushdb()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.logs:
+            say(f"logs and journal kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     return harness.verdict(run, clean_up, failure="a goal was missed (see above)")
 
