@@ -76,7 +76,7 @@ def run_locust(host: str, accounts: Path, csv_prefix: Path, *, users: int, durat
     command = [str(harness.PYTHON.parent / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless"]
     command += ["--users", str(users), "--spawn-rate", str(users), "--run-time", f"{duration:g}s", "--host", host]
     command += ["--csv", str(csv_prefix), "--stop-timeout", "30", "--exit-code-on-error", "0", "--loglevel", "WARNING"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_ACCOUNTS": str(accounts), "BENCH_PASSWORD": PASSWORD}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_ACCOUNTS": str(accounts)}
     log = csv_prefix.with_suffix(".log")
     with log.open("wb") as output:
         locust = subprocess.run(command, cwd=ROOT, env=env | hooks, stdout=output, stderr=output, check=False)

@@ -15,10 +15,9 @@ from typing import Any
 
 from locust import FastHttpUser, constant, events, task
 
-from bench.load import EXPECTED_STATUS, FILTERS, MIX
+from bench.load import EXPECTED_STATUS, FILTERS, MIX, PASSWORD
 
 _free_accounts: list[dict[str, str]] = json.loads(Path(os.environ["BENCH_ACCOUNTS"]).read_text())
-PASSWORD = os.environ["BENCH_PASSWORD"]
 _requests: list[tuple[str, str, str, float, float, int | None]] = []  # id, kind, method, start, end, status
 # Task id -> (title, status) as last acknowledged, None once deleted. A task whose last write got no
 # expected answer is left out: that write may or may not have been applied. (Users write only their own tasks.)

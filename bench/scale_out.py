@@ -50,7 +50,7 @@ def wait_for(ready: Callable[[], bool], timeout: float, what: str) -> None:
     while not ready():
         if time.monotonic() > deadline:
             raise BenchError(f"{what} within {timeout:.0f} s")
-        time.sleep(0.05)
+        time.sleep(0.1)
 
 
 class HAProxy:
