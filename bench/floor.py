@@ -40,7 +40,9 @@ INSERT_SQL = (
     '"updated_at", "completed_at", "version") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) '
     'RETURNING "tasks_task"."id", "tasks_task"."version"'
 )
-TASK_FIELDS = ("id", "title", "description", "status", "priority", "due_date", "owner")
+# The columns of a task row, as the app's serializer names them (a page's rows end with the version, not shown).
+TASK_FIELDS: tuple[str, ...] = ("id", "title", "description", "status", "priority", "due_date", "owner")
+TASK_FIELDS += ("created_at", "updated_at", "completed_at")
 PRIORITIES = {"low": 1, "medium": 2, "high": 3}
 PRIORITY_NAMES = {number: name for name, number in PRIORITIES.items()}
 
@@ -99,11 +101,8 @@ def authenticate(environ: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def task_json(row: tuple[Any, ...]) -> dict[str, Any]:
-    """A task row as the app's serializer renders it."""
     task = dict(zip(TASK_FIELDS, row, strict=False))
-    task["priority"] = PRIORITY_NAMES[task["priority"]]
-    task.update(created_at=row[7], updated_at=row[8], completed_at=row[9])
-    return task
+    return task | {"priority": PRIORITY_NAMES[task["priority"]]}
 
 
 def me(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, Any]:
@@ -132,9 +131,8 @@ def task_create(environ: dict[str, Any], user: tuple[Any, ...]) -> tuple[str, An
         title, description = data["title"], data.get("description", "")
         status, priority = data.get("status", "todo"), PRIORITIES[data.get("priority", "medium")]
         due_date = dt.date.fromisoformat(data["due_date"]) if data.get("due_date") else None
-        if not (isinstance(title, str) and 0 < len(title) <= 200 and isinstance(description, str)):
-            raise ValueError
-        if status not in ("todo", "in_progress", "done"):
+        valid = isinstance(title, str) and 0 < len(title) <= 200 and isinstance(description, str)
+        if not valid or status not in ("todo", "in_progress", "done"):
             raise ValueError
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise HTTPError("400 Bad Request", "invalid") from exc

@@ -25,6 +25,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.wsgi import get_wsgi_application
+from django.db import connection, transaction
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from matplotlib.figure import Figure
 from psycopg import pq
 
@@ -44,37 +48,31 @@ FLOOR_NOTE = "floor: bare WSGI (psycopg 3 + orjson), same SQL, verifies the same
 TICKS = os.sysconf("SC_CLK_TCK")
 Row = dict[str, Any]  # one line of a table, and of the results' "rows"
 
-# wrk's script; the request comes in BENCH_* variables. "{item}" in it takes each line of the thread's
-# own file of items (BENCH_ITEMS.<thread id>) in turn. With BENCH_ONCE=1 they are single use: a thread
-# that has sent them all stops (the result says so) rather than send one twice.
+# wrk's script: it sends the requests of its thread's file (BENCH_REQUESTS.<thread id>, each ended by
+# \x1f) in turn. With BENCH_ONCE=1 each is sent once: a thread that has sent them all stops (the result
+# says so) rather than send one twice (a refresh token presented twice revokes its session).
 LUA = r"""
-local env = os.getenv
-local method, path, body, once = env("BENCH_METHOD"), env("BENCH_PATH"), env("BENCH_BODY"), env("BENCH_ONCE") == "1"
-local headers, threads, items, index = {}, {}, {}, 0
-for name, value in env("BENCH_HEADERS"):gmatch("([^\n:]+): ([^\n]*)") do headers[name] = value end
+local threads, requests, index = {}, {}, 0
 exhausted = 0
 function setup(thread)
   thread:set("id", #threads)
   table.insert(threads, thread)
 end
 function init(args)
-  for line in io.lines(env("BENCH_ITEMS") .. "." .. id) do items[#items + 1] = line end
-end
-local function fill(text)
-  return (text:gsub("{item}", function() return items[index] end))
+  local file = io.open(os.getenv("BENCH_REQUESTS") .. "." .. id, "rb")
+  for request in file:read("*a"):gmatch("(.-)\31") do requests[#requests + 1] = request end
+  file:close()
 end
 function request()
   index = index + 1
-  if index > #items and once then
+  if index > #requests and os.getenv("BENCH_ONCE") == "1" then
     exhausted = 1
     wrk.thread:stop()
     return wrk.format("GET", "/health/live")
-  elseif index > #items then
+  elseif index > #requests then
     index = 1
   end
-  local filled = {}
-  for name, value in pairs(headers) do filled[name] = fill(value) end
-  return wrk.format(method, fill(path), filled, body ~= "" and fill(body) or nil)
+  return requests[index]
 end
 function done(summary, latency)
   local exhausted_threads, e = 0, summary.errors
@@ -89,7 +87,7 @@ end
 
 @dataclass(frozen=True)
 class Workload:
-    """One kind of request. `{item}` in `path`, `body` or a header takes each of `items` in turn."""
+    """One kind of request. `{item}` in `path` or `body` takes each of `items` in turn."""
 
     name: str
     method: str
@@ -102,10 +100,21 @@ class Workload:
     floor: bool = False  # also run against the floor
     readers: tuple[Any, ...] = ()  # each request carries the access token of the next of these users
 
-    def headers(self, token: str = "") -> dict[str, str]:
-        token = token or (token_pair(self.user)[0] if self.user else "")
+    def request(self, item: str, token: str) -> tuple[str, str, dict[str, str]]:
+        """The path, body and headers of one request, with `item` and bearer `token` (if any)."""
         headers = {"Content-Type": self.content_type} if self.content_type else {}
-        return headers | ({"Authorization": f"Bearer {token}"} if token else {})
+        headers |= {"Authorization": f"Bearer {token}"} if token else {}
+        return self.path.replace("{item}", item), self.body.replace("{item}", item), headers
+
+    def http(self, item: str, token: str, host: str) -> str:
+        """One request as wrk sends it."""
+        path, body, headers = self.request(item, token)
+        headers |= {"Host": host} | ({"Content-Length": str(len(body.encode()))} if body else {})
+        lines = [f"{self.method} {path} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
+        return "\r\n".join([*lines, "", body])
+
+    def token(self) -> str:
+        return token_pair(self.user)[0] if self.user else ""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -125,8 +134,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def refresh_tokens(user: Any, count: int) -> list[str]:
     """`count` refresh tokens of `user`, each in its own session (as `count` logins would make)."""
-    from django.db import transaction
-
     with transaction.atomic():
         return [token_pair(user)[1] for _ in range(count)]
 
@@ -156,17 +163,17 @@ def workloads(bench: Any, writer: Any, password: str) -> list[Workload]:
 
 
 @contextlib.contextmanager
-def libpq_trace(connection: Any) -> Iterator[list[str]]:
+def libpq_trace(pg_connection: Any) -> Iterator[list[str]]:
     """The statements a psycopg connection sends while the block runs, from libpq's protocol trace: what
     the server receives, including what no Python hook sees."""
     statements: list[str] = []
     with tempfile.TemporaryFile("w+b") as trace:
-        connection.pgconn.trace(trace.fileno())
-        connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        pg_connection.pgconn.trace(trace.fileno())
+        pg_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
         try:
             yield statements
         finally:
-            connection.pgconn.untrace()
+            pg_connection.pgconn.untrace()
             trace.seek(0)
             for line in trace.read().decode(errors="replace").splitlines():
                 fields = line.split("\t", 3)  # F <length> Query "<sql>": both programs bind client-side
@@ -183,23 +190,17 @@ def normalize_sql(statement: str) -> str:
 def count_sql(workload: Workload, kind: str, notes: list[str]) -> tuple[Row, bytes]:
     """The workload's SQL figures and its last answer: its request sent through the app's (or the floor's)
     WSGI stack in this process once to warm up, then three times counted as Django logs and libpq sends."""
-    from django.core.wsgi import get_wsgi_application
-    from django.db import connection
-    from django.test import RequestFactory
-    from django.test.utils import CaptureQueriesContext
-
     from bench import floor  # reads the environment setup_django set
 
     app: Any = get_wsgi_application() if kind == "app" else floor.application
     factory = RequestFactory(headers={"Host": "127.0.0.1"})
     items = refresh_tokens(workload.refresh_of, 4) if workload.refresh_of else workload.items or ("",)
+    # Entering CaptureQueriesContext opens Django's connection, whose psycopg connection is then traced.
+    raw_connection = floor.connection if kind == "floor" else lambda: connection.connection
     logged, sent, statuses = 0, 0, []
     for call in range(4):  # the first opens the connection and fills the caches
-        item = items[call % len(items)]
-        path, data = workload.path.replace("{item}", item), workload.body.replace("{item}", item)
-        environ = factory.generic(workload.method, path, data, headers=workload.headers()).environ
-        # Entering CaptureQueriesContext opens Django's connection, whose psycopg connection is then traced.
-        raw_connection = floor.connection if kind == "floor" else lambda: connection.connection
+        path, data, headers = workload.request(items[call % len(items)], workload.token())
+        environ = factory.generic(workload.method, path, data, headers=headers).environ
         with CaptureQueriesContext(connection) as captured, libpq_trace(raw_connection()) as statements:
             response = app(environ, lambda status, *_: statuses.append(status.split()[0]))
             body = b"".join(response)
@@ -217,11 +218,9 @@ def count_sql(workload: Workload, kind: str, notes: list[str]) -> tuple[Row, byt
 def floor_differences(name: str, app: tuple[Row, bytes], floor: tuple[Row, bytes]) -> list[str]:
     """Where the floor differs from the app: its SQL (literals aside), its answer (but a new row's own
     id and times)."""
-    problems = []
-    if app[0]["sql_statements"] != floor[0]["sql_statements"]:
-        problems.append(
-            f"Floor differs: {name}: the app sends {app[0]['sql_statements']}, the floor {floor[0]['sql_statements']}"
-        )
+    problems, statements = [], [figures["sql_statements"] for figures, _ in (app, floor)]
+    if statements[0] != statements[1]:
+        problems.append(f"Floor differs: {name}: the app sends {statements[0]}, the floor {statements[1]}")
     answers = [json.loads(body) for _, body in (app, floor)]
     if "created_at" in answers[0]:
         answers = [
@@ -236,7 +235,7 @@ def floor_differences(name: str, app: tuple[Row, bytes], floor: tuple[Row, bytes
 
 
 def run_wrk(url: str, request: dict[str, str], seconds: float, args: argparse.Namespace) -> dict[str, Any]:
-    """One wrk run of the request in `BENCH_*` variables (30 s timeout: slow answers are measured, not
+    """One wrk run of the requests in `BENCH_*` variables (30 s timeout: slow answers are measured, not
     dropped)."""
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--timeout=30s"]
     command += ["-s", str(args.directory / "bench.lua"), url]
@@ -309,24 +308,22 @@ def pool_size(warmup: dict[str, Any], warmup_cpu: dict[str, float], seconds: flo
 
 def measure(workload: Workload, kind: str, server: Gunicorn, sql: Row, args: argparse.Namespace) -> Row:
     """Warm up, then measure `workload` against `server`: its row of the table."""
-    headers, items = workload.headers(), workload.items
-    if workload.readers:  # a token per user, in turn: the bearer token is the item
-        headers, items = workload.headers("{item}"), tuple(token_pair(user)[0] for user in workload.readers)
-    request = {"BENCH_METHOD": workload.method, "BENCH_PATH": workload.path, "BENCH_BODY": workload.body}
-    request["BENCH_HEADERS"] = "".join(f"{name}: {value}\n" for name, value in headers.items())
-    request["BENCH_ONCE"] = "1" if workload.refresh_of else ""
-    request["BENCH_ITEMS"] = str(args.directory / "items")
+    token, items = workload.token(), workload.items or ("",)
+    if workload.readers:  # each request by the next reader: the item is its token
+        items = tuple(token_pair(user)[0] for user in workload.readers)
+    variables = {"BENCH_REQUESTS": str(args.directory / "requests"), "BENCH_ONCE": "1" if workload.refresh_of else ""}
     result: dict[str, Any] = {}
     cpu: dict[str, float] = {}
     for seconds in (args.warmup, args.duration):
         if workload.refresh_of:  # a pool for each phase, sized from the one before
             items = tuple(refresh_tokens(workload.refresh_of, pool_size(result, cpu, seconds)))
-        for thread in range(args.threads):  # the items shared out between wrk's threads, a file each
-            own_items = "".join(f"{item}\n" for item in items[thread :: args.threads])
-            Path(f"{request['BENCH_ITEMS']}.{thread}").write_text(own_items)
+        requests = [workload.http(item, item if workload.readers else token, server.url[7:]) for item in items]
+        for thread in range(args.threads):  # shared out between wrk's threads, a file each (all of one)
+            own = requests[thread :: args.threads] if len(requests) > 1 else requests
+            Path(f"{variables['BENCH_REQUESTS']}.{thread}").write_text("".join(f"{request}\x1f" for request in own))
         wait_quiet(server)
         before = cpu_use(server)
-        result = run_wrk(server.url, request, seconds, args)
+        result = run_wrk(server.url, variables, seconds, args)
         cpu = {who: spent - before[who] for who, spent in cpu_use(server).items()}
     # Percent of the machine's CPU (all cores) used by the server, PostgreSQL, wrk, and anything else
     # ("other": another job, which distorts the figures).
@@ -384,7 +381,6 @@ def table(rows: Sequence[Row]) -> str:
 
 def environment() -> dict[str, Any]:
     """The machine, the versions, and the code measured (with the tracked files changed since its commit)."""
-    from django.db import connection
 
     def output(*command: str) -> str:
         return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
@@ -436,11 +432,7 @@ def print_and_save(results: dict[str, Any]) -> None:
         f"-d{settings['duration_s']:g}s; 2 gunicorn sync workers; load average {results['load_average']['start'][0]} "
         f"before the run; code at {code['commit']}{' with uncommitted changes' if code['modified'] else ''}"
     )
-    say(
-        f"{FLOOR_NOTE}.\nSQL/req: statements Django logs; sent/req: statements libpq sends; CPU ms/req: gunicorn "
-        "master + workers; other load: the machine's CPU used by anything but the server, PostgreSQL and wrk "
-        "(another job: distorts). The columns: bench/README.md."
-    )
+    say(f"{FLOOR_NOTE}. What each column counts: bench/README.md.")
     for title, limits_on in (("Rate limits off", False), ("Production defaults (rate limits on, in Redis)", True)):
         if rows := [row for row in results["rows"] if row["workload"].endswith(LIMITS_ON) == limits_on]:
             say(f"\n{title}:\n{table(rows)}")
@@ -475,18 +467,14 @@ def run_passes(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     rows: list[Row] = []
     sql_counts: dict[str, dict[str, tuple[Row, bytes]]] = {}  # workload: server: its SQL figures, its answer
     for name in args.passes:
-        app_port = harness.pick_port(8101)
-        floor_port = harness.pick_port(8102, avoid=(app_port,))
-        servers = {
-            "app": Gunicorn(passes[name][0], app_port, args.directory / f"app-{name}.log"),
-            "floor": Gunicorn(
-                passes[name][1], floor_port, args.directory / f"floor-{name}.log", "bench.floor:application"
-            ),
-        }
+        app = Gunicorn(passes[name][0], harness.pick_port(8101), args.directory / f"app-{name}.log")
+        floor_port = harness.pick_port(8102, avoid=(app.port,))
+        floor = Gunicorn(passes[name][1], floor_port, args.directory / f"floor-{name}.log", "bench.floor:application")
+        servers = {"app": app, "floor": floor}
         try:
             for server in servers.values():
                 server.start()
-            say(f"Rate limits {name}: app on {servers['app'].url}, floor on {servers['floor'].url}.")
+            say(f"Rate limits {name}: app on {app.url}, floor on {floor.url}.")
             say(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s after a {args.warmup:g}s warm-up:")
             # With the limits on, only the workloads with a floor, each request by the next reader: refreshes
             # and logins have limits of their own that a benchmark would only measure refusing.
