@@ -216,8 +216,7 @@ def count_sql(workload: Workload, kind: str, notes: list[str]) -> tuple[Row, byt
 
 
 def floor_differences(name: str, app: tuple[Row, bytes], floor: tuple[Row, bytes]) -> list[str]:
-    """Where the floor differs from the app: its SQL (literals aside), its answer (but a new row's own
-    id and times)."""
+    """Where the floor's SQL (literals aside) or answer (a new row's id and times aside) differs from the app's."""
     problems, statements = [], [figures["sql_statements"] for figures, _ in (app, floor)]
     if statements[0] != statements[1]:
         problems.append(f"Floor differs: {name}: the app sends {statements[0]}, the floor {statements[1]}")
@@ -235,8 +234,7 @@ def floor_differences(name: str, app: tuple[Row, bytes], floor: tuple[Row, bytes
 
 
 def run_wrk(url: str, request: dict[str, str], seconds: float, args: argparse.Namespace) -> dict[str, Any]:
-    """One wrk run of the requests in `BENCH_*` variables (30 s timeout: slow answers are measured, not
-    dropped)."""
+    """One wrk run (30 s timeout: slow answers are measured, not dropped)."""
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--timeout=30s"]
     command += ["-s", str(args.directory / "bench.lua"), url]
     try:
