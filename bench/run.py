@@ -402,10 +402,11 @@ def draw_chart(results: dict[str, Any]) -> None:
     names = [row["workload"] + (" (floor)" if row["server"] == "floor" else "") for row in rows]
     rates = [row["requests_per_second"] for row in rows]
     shares = [f"  ({row['floor_percent']:.0f}% of floor)" if row["floor_percent"] else "" for row in rows]
+    labels = [f"{rate:,.0f}{share}" for rate, share in zip(rates, shares, strict=True)]
     figure = Figure(figsize=(10, 0.42 * len(rows) + 1.6))
     axes = figure.subplots()
     bars = axes.barh(names, rates, color=["#2b6cb0" if row["server"] == "app" else "#a0aec0" for row in rows])
-    axes.bar_label(bars, [f"{rate:,.0f}{share}" for rate, share in zip(rates, shares, strict=True)], fontsize=8)
+    axes.bar_label(bars, labels, padding=3, fontsize=8)
     axes.invert_yaxis()  # the first row on top
     axes.set_xlim(0, max([*rates, 1.0]) * 1.3)
     axes.set_xlabel("requests per second (higher is better)")
