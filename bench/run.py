@@ -124,6 +124,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--quick", action="store_true", help="3-second runs and 1-second warm-ups, for development")
+    parser.add_argument("--port", type=int, default=8101, help="the app's port, or the next free one (default 8101)")
+    parser.add_argument("--floor-port", type=int, default=8102, help="the floor's port (default 8102)")
     parser.add_argument("--only", nargs="+", metavar="WORKLOAD", help="run only these workloads")
     parser.add_argument("--passes", nargs="+", choices=("off", "on"), default=["off", "on"], help="rate limits off, on")
     args = parser.parse_args(argv)
@@ -466,8 +468,8 @@ def run_passes(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     rows: list[Row] = []
     sql_counts: dict[str, dict[str, tuple[Row, bytes]]] = {}  # workload: server: its SQL figures, its answer
     for name in args.passes:
-        app = Gunicorn(passes[name][0], harness.pick_port(8101), args.directory / f"app-{name}.log")
-        floor_port = harness.pick_port(8102, avoid=(app.port,))
+        app = Gunicorn(passes[name][0], harness.pick_port(args.port), args.directory / f"app-{name}.log")
+        floor_port = harness.pick_port(args.floor_port, avoid=(app.port,))
         floor = Gunicorn(passes[name][1], floor_port, args.directory / f"floor-{name}.log", "bench.floor:application")
         servers = {"app": app, "floor": floor}
         try:
