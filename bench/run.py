@@ -9,19 +9,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import io
 import json
 import math
 import os
 import platform
 import re
-import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import wsgiref.util
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import version
@@ -29,7 +25,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import psycopg
+from django.core.wsgi import get_wsgi_application
+from django.db import connection, transaction
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from matplotlib.figure import Figure
 from psycopg import pq
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,54 +46,41 @@ LIMITS_ON = " (limits on)"
 OTHER_LOAD_WARNING = 5.0  # percent of the machine's CPU used by other jobs during a run
 FLOOR_NOTE = "floor: bare WSGI (psycopg 3 + orjson), same SQL, verifies the same HS256 JWT with PyJWT"
 TICKS = os.sysconf("SC_CLK_TCK")
-WSGI = Callable[[dict[str, Any], Callable[..., Any]], Any]
 Row = dict[str, Any]  # one line of a table, and of the results' "rows"
 
-# wrk's script; the request comes in BENCH_* variables. "{item}" in it takes each line of the thread's
-# own file of items (BENCH_ITEMS.<thread id>) in turn. With BENCH_ONCE=1 they are single use: a thread
-# that has sent them all stops (the result says so) rather than send one twice.
+# wrk's script: it sends the requests of its thread's file (BENCH_REQUESTS.<thread id>, each ended by
+# \x1f) in turn. With BENCH_ONCE=1 each is sent once: a thread that has sent them all stops (the result
+# says so) rather than send one twice (a refresh token presented twice revokes its session).
 LUA = r"""
-local env = os.getenv
-local method, path, body, once = env("BENCH_METHOD"), env("BENCH_PATH"), env("BENCH_BODY"), env("BENCH_ONCE") == "1"
-local headers, threads, items, index = {}, {}, {}, 0
-for name, value in env("BENCH_HEADERS"):gmatch("([^\n:]+): ([^\n]*)") do headers[name] = value end
-exhausted, sent = 0, 0
+local threads, requests, index = {}, {}, 0
+exhausted = 0
 function setup(thread)
   thread:set("id", #threads)
   table.insert(threads, thread)
 end
 function init(args)
-  for line in io.lines(env("BENCH_ITEMS") .. "." .. id) do items[#items + 1] = line end
-end
-local function fill(text, item)
-  return (text:gsub("{item}", function() return item end))
+  local file = io.open(os.getenv("BENCH_REQUESTS") .. "." .. id, "rb")
+  for request in file:read("*a"):gmatch("(.-)\31") do requests[#requests + 1] = request end
+  file:close()
 end
 function request()
   index = index + 1
-  if index > #items then
-    if once then
-      exhausted = 1
-      wrk.thread:stop()
-      return wrk.format("GET", "/health/live")
-    end
+  if index > #requests and os.getenv("BENCH_ONCE") == "1" then
+    exhausted = 1
+    wrk.thread:stop()
+    return wrk.format("GET", "/health/live")
+  elseif index > #requests then
     index = 1
   end
-  local item, filled = items[index], {}
-  for name, value in pairs(headers) do filled[name] = fill(value, item) end
-  sent = sent + 1
-  return wrk.format(method, fill(path, item), filled, body ~= "" and fill(body, item) or nil)
+  return requests[index]
 end
 function done(summary, latency)
-  local exhausted_threads, total_sent, e = 0, 0, summary.errors
-  for _, thread in ipairs(threads) do
-    exhausted_threads = exhausted_threads + thread:get("exhausted")
-    total_sent = total_sent + thread:get("sent")
-  end
+  local exhausted_threads, e = 0, summary.errors
+  for _, thread in ipairs(threads) do exhausted_threads = exhausted_threads + thread:get("exhausted") end
   io.write(string.format('BENCH_RESULT {"seconds": %f, "requests": %d, "non_2xx": %d, "socket_errors": %d, ' ..
-    '"p50_ms": %f, "p90_ms": %f, "p99_ms": %f, "sent": %d, "exhausted_threads": %d}\n',
+    '"p50_ms": %f, "p90_ms": %f, "p99_ms": %f, "exhausted_threads": %d}\n',
     summary.duration / 1e6, summary.requests, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
-    total_sent, exhausted_threads))
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000, exhausted_threads))
 end
 """
 
@@ -107,29 +94,27 @@ class Workload:
     path: str
     body: str = ""
     content_type: str = ""
-    user: str = ""  # "bench", "writer": a fresh access token of that user; "readers": each in turn
+    user: Any = None  # each request carries a fresh access token of this user
     items: tuple[str, ...] = ()
-    single_use: bool = False  # items are refresh tokens, issued per run and sent once each
+    refresh_of: Any = None  # the items are this user's refresh tokens, issued per run and sent once each
     floor: bool = False  # also run against the floor
+    readers: tuple[Any, ...] = ()  # each request carries the access token of the next of these users
 
-    def headers(self, token: str) -> dict[str, str]:
+    def request(self, item: str, token: str) -> tuple[str, str, dict[str, str]]:
+        """The path, body and headers of one request, with `item` and bearer `token` (if any)."""
         headers = {"Content-Type": self.content_type} if self.content_type else {}
-        return headers | ({"Authorization": f"Bearer {token}"} if token else {})
+        headers |= {"Authorization": f"Bearer {token}"} if token else {}
+        return self.path.replace("{item}", item), self.body.replace("{item}", item), headers
 
+    def http(self, item: str, token: str, host: str) -> str:
+        """One request as wrk sends it."""
+        path, body, headers = self.request(item, token)
+        headers |= {"Host": host} | ({"Content-Length": str(len(body.encode()))} if body else {})
+        lines = [f"{self.method} {path} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
+        return "\r\n".join([*lines, "", body])
 
-@dataclass
-class Seed:
-    password: str
-    users: dict[str, Any]  # "bench", "writer" -> accounts.models.User
-    readers: list[Any]
-
-
-@dataclass(frozen=True)
-class SqlCount:
-    logged: float | None  # per request, as Django logs them (None for the floor)
-    sent: float  # per request, as libpq sends them
-    statements: list[str]  # those of the last request
-    body: bytes  # the last answer
+    def token(self) -> str:
+        return token_pair(self.user)[0] if self.user else ""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -151,29 +136,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def refresh_tokens(user: Any, count: int) -> list[str]:
     """`count` refresh tokens of `user`, each in its own session (as `count` logins would make)."""
-    from django.db import transaction
-
     with transaction.atomic():
         return [token_pair(user)[1] for _ in range(count)]
 
 
-def workloads(seed: Seed) -> list[Workload]:
+def workloads(bench: Any, writer: Any, password: str) -> list[Workload]:
     """The requests measured, in the order they run (the writes last, so that reads see the seed)."""
-    login_form = urlencode({"username": seed.users["bench"].email, "password": seed.password})
-    task_ids = tuple(str(pk) for pk in sorted(seed.users["bench"].tasks.values_list("pk", flat=True)))
+    login_form = urlencode({"username": bench.email, "password": password})
+    task_ids = tuple(str(pk) for pk in sorted(bench.tasks.values_list("pk", flat=True)))
     new_task = '{"title": "Benchmark task", "description": "Made by wrk", "priority": "high", "due_date": "2030-01-01"}'
     rename, refresh = '{"title": "Renamed by the benchmark {item}"}', '{"refresh_token": "{item}"}'
     json_type, form_type, search = "application/json", "application/x-www-form-urlencoded", harness.SEARCH_WORD
     return [
         Workload("health ready", "GET", "/health/ready"),
-        Workload("me", "GET", "/api/v1/users/me", user="bench", floor=True),
-        Workload("list 20", "GET", "/api/v1/tasks/", user="bench"),
-        Workload("list 100", "GET", "/api/v1/tasks/?page_size=100", user="bench", floor=True),
-        Workload("list status=done", "GET", "/api/v1/tasks/?status=done", user="bench"),
-        Workload(f"list search={search}", "GET", f"/api/v1/tasks/?search={search}", user="bench"),
-        Workload("update", "PATCH", "/api/v1/tasks/{item}", rename, json_type, "bench", task_ids),
-        Workload("create", "POST", "/api/v1/tasks/", new_task, json_type, "writer", floor=True),
-        Workload("refresh", "POST", "/api/v1/auth/refresh", refresh, json_type, single_use=True),
+        Workload("me", "GET", "/api/v1/users/me", user=bench, floor=True),
+        Workload("list 20", "GET", "/api/v1/tasks/", user=bench),
+        Workload("list 100", "GET", "/api/v1/tasks/?page_size=100", user=bench, floor=True),
+        Workload("list status=done", "GET", "/api/v1/tasks/?status=done", user=bench),
+        Workload(f"list search={search}", "GET", f"/api/v1/tasks/?search={search}", user=bench),
+        Workload("update", "PATCH", "/api/v1/tasks/{item}", rename, json_type, bench, task_ids),
+        Workload("create", "POST", "/api/v1/tasks/", new_task, json_type, writer, floor=True),
+        Workload("refresh", "POST", "/api/v1/auth/refresh", refresh, json_type, refresh_of=bench),
         Workload("login", "POST", "/api/v1/auth/login", login_form, form_type),
     ]
 
@@ -182,106 +165,67 @@ def workloads(seed: Seed) -> list[Workload]:
 
 
 @contextlib.contextmanager
-def libpq_trace(connection: psycopg.Connection[Any]) -> Iterator[list[str]]:
-    """The statements a connection sends while the block runs, from libpq's protocol trace: what the
-    server receives, including what no Python hook logs (the connection health check's SELECT 1)."""
+def libpq_trace(pg_connection: Any) -> Iterator[list[str]]:
+    """The statements a psycopg connection sends while the block runs, from libpq's protocol trace: what
+    the server receives, including what no Python hook sees."""
     statements: list[str] = []
     with tempfile.TemporaryFile("w+b") as trace:
-        connection.pgconn.trace(trace.fileno())
-        connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        pg_connection.pgconn.trace(trace.fileno())
+        pg_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
         try:
             yield statements
         finally:
-            connection.pgconn.untrace()
+            pg_connection.pgconn.untrace()
             trace.seek(0)
             for line in trace.read().decode(errors="replace").splitlines():
-                # F <length> Query "<sql>", or F <length> Parse "<name>" "<sql>" <types>
-                fields = line.split("\t", 3)
-                text = fields[3].strip() if len(fields) == 4 and fields[0] == "F" else ""
-                if text and fields[2] == "Query":
-                    statements.append(text[1:-1])
-                elif text and fields[2] == "Parse" and (match := re.match(r'^"[^"]*" "(.*)" \d+(?: \d+)*$', text)):
-                    statements.append(match[1])
+                fields = line.split("\t", 3)  # F <length> Query "<sql>": both programs bind client-side
+                if fields[0] == "F" and fields[2:3] == ["Query"]:
+                    statements.append(fields[3].strip()[1:-1])
 
 
 def normalize_sql(statement: str) -> str:
     """`statement` with its literal values replaced by `?`, to compare the statements of two programs."""
     statement = re.sub(r"'(?:[^']|'')*'(?:::\w+)?", "?", statement)
-    statement = re.sub(r"%s|\$\d+", "?", statement)
     return re.sub(r"\b(?:\d+(?:\.\d+)?|NULL|true|false)\b", "?", statement)
 
 
-def call_wsgi(app: WSGI, method: str, target: str, headers: dict[str, str], body: str) -> tuple[int, bytes]:
-    """Send one request through a WSGI app in this process; its status code and body."""
-    path, _, query = target.partition("?")
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "REMOTE_ADDR": "127.0.0.1"}
-    environ |= {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
-    environ |= {"CONTENT_LENGTH": str(len(body.encode())), "CONTENT_TYPE": headers.get("Content-Type", "")}
-    wsgi_environ: dict[str, Any] = environ | {"wsgi.input": io.BytesIO(body.encode())}
-    wsgiref.util.setup_testing_defaults(wsgi_environ)  # the rest: host 127.0.0.1, the wsgi.* keys
-    statuses: list[str] = []
-    result = app(wsgi_environ, lambda status, response_headers, exc_info=None: statuses.append(status))
-    try:
-        content = b"".join(result)
-    finally:
-        if hasattr(result, "close"):
-            result.close()  # sends request_finished, as a server does
-    return int(statuses[0].split()[0]), content
+def count_sql(workload: Workload, kind: str, notes: list[str]) -> tuple[Row, bytes]:
+    """The workload's SQL figures and its last answer: its request sent through the app's (or the floor's)
+    WSGI stack in this process once to warm up, then three times counted as Django logs and libpq sends."""
+    from bench import floor  # reads the environment setup_django set
+
+    app: Any = get_wsgi_application() if kind == "app" else floor.application
+    factory = RequestFactory(headers={"Host": "127.0.0.1"})
+    items = refresh_tokens(workload.refresh_of, 4) if workload.refresh_of else workload.items or ("",)
+    # Entering CaptureQueriesContext opens Django's connection, whose psycopg connection is then traced.
+    raw_connection = floor.connection if kind == "floor" else lambda: connection.connection
+    logged, sent, statuses = 0, 0, []
+    for call in range(4):  # the first opens the connection and fills the caches
+        path, data, headers = workload.request(items[call % len(items)], workload.token())
+        environ = factory.generic(workload.method, path, data, headers=headers).environ
+        with CaptureQueriesContext(connection) as captured, libpq_trace(raw_connection()) as statements:
+            response = app(environ, lambda status, *_: statuses.append(status.split()[0]))
+            body = b"".join(response)
+            getattr(response, "close", lambda: None)()  # as a server does: Django's sends request_finished
+        if call:
+            logged, sent = logged + len(captured), sent + len(statements)
+    if any(not status.startswith("2") for status in statuses[1:]):
+        notes.append(
+            f"{'' if kind == 'app' else 'floor '}{workload.name}: the SQL-count requests answered {statuses[1:]}"
+        )
+    figures = {"sql_logged_per_request": logged / 3 if kind == "app" else None, "sql_sent_per_request": sent / 3}
+    return figures | {"sql_statements": [normalize_sql(statement) for statement in statements]}, body
 
 
-def django_connection() -> Any:
-    """The psycopg connection under Django's default connection, opened if need be."""
-    from django.db import connection
-
-    connection.ensure_connection()
-    return connection.connection
-
-
-def count_sql(
-    workload: Workload, app: WSGI, raw_connection: Callable[[], Any], seed: Seed, notes: list[str]
-) -> SqlCount:
-    """Send the workload's request three times (after one warm-up) and count its statements; Django's
-    log of them is read too for the app (when `raw_connection` is Django's)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    django_log, calls = raw_connection is django_connection, 3
-    items = refresh_tokens(seed.users["bench"], calls + 1) if workload.single_use else workload.items
-    logged, sent, content = 0, 0, b""
-    statuses: list[int] = []
-    statements: list[str] = []
-    for call in range(calls + 1):
-        item = items[call % len(items)] if items else ""
-        headers = workload.headers(token_pair(seed.users[workload.user])[0] if workload.user else "")
-        target, body = workload.path.replace("{item}", item), workload.body.replace("{item}", item)
-        request = (workload.method, target, headers, body)
-        if call == 0:  # warm-up: opens the connection, fills caches
-            call_wsgi(app, *request)
-            continue
-        capture = CaptureQueriesContext(connection) if django_log else contextlib.nullcontext()
-        with capture as captured, libpq_trace(raw_connection()) as traced:
-            status, content = call_wsgi(app, *request)
-        statements = traced
-        statuses.append(status)
-        logged += len(captured.captured_queries) if captured is not None else 0
-        sent += len(statements)
-    if any(not 200 <= status < 300 for status in statuses):
-        notes.append(f"{'' if django_log else 'floor '}{workload.name}: the SQL-count requests answered {statuses}")
-    return SqlCount(logged / calls if django_log else None, sent / calls, statements, content)
-
-
-def floor_differences(name: str, app: SqlCount, floor: SqlCount) -> list[str]:
-    """Where the floor differs from the app: its SQL (literals and the health check aside), its answer
-    (but a new row's own id and times)."""
-    problems = []
-    app_statements = [normalize_sql(s) for s in app.statements if s != "SELECT 1"]
-    floor_statements = [normalize_sql(s) for s in floor.statements]
-    if app_statements != floor_statements:
-        problems.append(f"Floor differs: {name}: the app sends {app_statements}, the floor {floor_statements}")
-    answers = [json.loads(count.body) for count in (app, floor)]
+def floor_differences(name: str, app: tuple[Row, bytes], floor: tuple[Row, bytes]) -> list[str]:
+    """Where the floor's SQL (literals aside) or answer (a new row's id and times aside) differs from the app's."""
+    problems, statements = [], [figures["sql_statements"] for figures, _ in (app, floor)]
+    if statements[0] != statements[1]:
+        problems.append(f"Floor differs: {name}: the app sends {statements[0]}, the floor {statements[1]}")
+    answers = [json.loads(body) for _, body in (app, floor)]
     if "created_at" in answers[0]:
         answers = [
-            {key: answer[key] for key in answer if key not in ("id", "created_at", "updated_at")} for answer in answers
+            {key: answer[key] for key in answer.keys() - {"id", "created_at", "updated_at"}} for answer in answers
         ]
     if answers[0] != answers[1]:
         problems.append(f"Floor differs: {name}: the floor's answer differs from the app's")
@@ -292,79 +236,64 @@ def floor_differences(name: str, app: SqlCount, floor: SqlCount) -> list[str]:
 
 
 def run_wrk(url: str, request: dict[str, str], seconds: float, args: argparse.Namespace) -> dict[str, Any]:
-    """One wrk run of the request in `BENCH_*` variables (30 s timeout: slow answers are measured, not
-    dropped): wrk's figures, with its own CPU time (on a small machine it competes with the server)."""
+    """One wrk run (30 s timeout: slow answers are measured, not dropped)."""
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--timeout=30s"]
-    command += ["-s", str(Path(request["BENCH_ITEMS"]).parent / "bench.lua"), url]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child that ends meanwhile
+    command += ["-s", str(args.directory / "bench.lua"), url]
     try:
         done = subprocess.run(command, env=os.environ | request, capture_output=True, text=True, timeout=seconds + 60)
     except subprocess.TimeoutExpired as exc:
         raise harness.BenchError(f"wrk did not end in {seconds + 60:g} s") from exc
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH_RESULT ")]
     if done.returncode != 0 or not lines:
         raise harness.BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     result = json.loads(lines[0].removeprefix("BENCH_RESULT "))
     result["requests_per_second"] = result["requests"] / result["seconds"] if result["seconds"] else 0.0
-    result["wrk_cpu_seconds"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return result
 
 
-def proc_stat(pid: int | str) -> list[str]:
-    """The fields of /proc/<pid>/stat after the command: [1] parent, [11:13] own CPU, [13:15] reaped children's."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2 :].split()
-
-
-def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
-    with contextlib.suppress(OSError, ValueError):  # gone meanwhile
-        return sum(int(ticks) for ticks in proc_stat(pid)[11 : 15 if reaped_children else 13]) / TICKS
-    return 0.0
-
-
-def server_cpu(server: Gunicorn) -> float:
-    """CPU time of the master and every worker so far, recycled workers included."""
-    master = server.process.pid if server.process else 0
-    return cpu_seconds(master, reaped_children=True) + sum(cpu_seconds(pid) for pid in server.worker_pids())
-
-
 def cpu_use(server: Gunicorn) -> dict[str, float]:
-    """CPU time so far of the machine (all cores, since boot), PostgreSQL (every process; the postmaster's
-    reaped children are its exited backends) and the server."""
-    busy = [int(ticks) for ticks in Path("/proc/stat").read_text().split()[1:9]]
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
-                parents[int(entry.name)] = int(proc_stat(entry.name)[1])
-    return {
-        "machine": (sum(busy) - busy[3] - busy[4]) / TICKS,  # all but idle and iowait
-        "postgres": sum(cpu_seconds(pid, reaped_children=parent not in parents) for pid, parent in parents.items()),
-        "server": server_cpu(server),
-    }
+    """CPU seconds so far of the machine (all cores, since boot), PostgreSQL, the server and wrk, each with
+    its processes' exited children: the postmaster's ended backends, the gunicorn master's recycled
+    workers, and this script's wrk runs (its only children that end while it measures)."""
+    master = server.process.pid if server.process else 0
+    ticks = dict.fromkeys(("postgres", "server", "wrk"), 0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):  # gone meanwhile
+            head, _, tail = stat.read_text().rpartition(")")  # "<pid> (<command>", then the numbers
+            fields = [int(field) for field in tail.split()[1:15]]  # [0] parent, [10:12] own CPU, [12:14] children's
+            pid, own, reaped = int(stat.parent.name), fields[10] + fields[11], fields[12] + fields[13]
+            if head.endswith("(postgres"):
+                ticks["postgres"] += own + reaped
+            elif master in (pid, fields[0]):
+                ticks["server"] += own + reaped
+            elif pid == os.getpid():
+                ticks["wrk"] += reaped
+    busy = [int(value) for value in Path("/proc/stat").read_text().split()[1:9]]
+    machine = (sum(busy) - busy[3] - busy[4]) / TICKS  # all but idle and iowait
+    return {"machine": machine} | {who: value / TICKS for who, value in ticks.items()}
 
 
 def wait_quiet(server: Gunicorn, max_wait: float = 60.0, window: float = 0.5) -> None:
     """Wait until the server stops using CPU: after wrk stops, a sync worker still answers every
     connection left in its listen queue (for logins, seconds of work the next run would be charged)."""
-    started, workers, before = time.monotonic(), max(1, len(server.worker_pids())), server_cpu(server)
+    started, workers, before = time.monotonic(), max(1, len(server.worker_pids())), cpu_use(server)["server"]
     while time.monotonic() - started < max_wait:
         time.sleep(window)
-        after = server_cpu(server)
+        after = cpu_use(server)["server"]
         if after - before < 0.02 * window * workers:
             return
         before = after
 
 
-def worker_memory(server: Gunicorn, kind: str) -> float | None:
-    """The workers' mean RSS, or PSS (shared pages split between sharers), in MB."""
-    sizes = []
+def worker_memory(server: Gunicorn) -> dict[str, float | None]:
+    """The workers' mean RSS and PSS (shared pages split between sharers), in MB."""
+    sizes: dict[str, list[int]] = {"Rss": [], "Pss": []}
     for pid in server.worker_pids():
-        with contextlib.suppress(OSError, StopIteration):
-            lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
-            sizes.append(next(int(line.split()[1]) for line in lines if line.startswith(f"{kind}:")) / 1024)
-    return sum(sizes) / len(sizes) if sizes else None
+        with contextlib.suppress(OSError):
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            for kind, kilobytes in re.findall(r"^(Rss|Pss):\s+(\d+)", rollup, re.MULTILINE):
+                sizes[kind].append(int(kilobytes))
+    return {f"{kind.lower()}_mb_per_worker": sum(kb) / len(kb) / 1024 if kb else None for kind, kb in sizes.items()}
 
 
 def pool_size(warmup: dict[str, Any], warmup_cpu: dict[str, float], seconds: float) -> int:
@@ -372,56 +301,37 @@ def pool_size(warmup: dict[str, Any], warmup_cpu: dict[str, float], seconds: flo
     2.5 times the warm-up's rate or what the cores allow at the warm-up's CPU time per request if more."""
     if not warmup:
         return math.ceil(1000 * seconds)
-    rate = warmup["requests_per_second"]
-    if warmup["exhausted_threads"]:  # its pool was too small: the rate was higher still
-        rate = 2 * (warmup["sent"] or warmup["requests"]) / warmup["seconds"]
-    server = warmup_cpu.get("server", 0.0)
-    cpu_bound = (os.cpu_count() or 1) * warmup["requests"] / server if server > 0 else 0.0
+    rate = warmup["requests_per_second"] * (2 if warmup["exhausted_threads"] else 1)  # if out, it was higher
+    cpu_bound = (os.cpu_count() or 1) * warmup["requests"] / warmup_cpu["server"] if warmup_cpu["server"] else 0.0
     return math.ceil(max(2.5 * rate, cpu_bound, 50.0) * seconds)
 
 
-def write_items(path: Path, items: Sequence[str], args: argparse.Namespace) -> str:
-    """`items` shared out between wrk's threads, a file `<path>.<thread id>` each (one empty item if none)."""
-    for thread in range(args.threads):
-        share = "".join(f"{item}\n" for item in items[thread :: args.threads] or [""])
-        Path(f"{path}.{thread}".replace(" ", "_")).write_text(share)
-    return str(path).replace(" ", "_")
-
-
-def measure(
-    workload: Workload, kind: str, server: Gunicorn, sql: SqlCount, seed: Seed, args: argparse.Namespace
-) -> Row:
+def measure(workload: Workload, kind: str, server: Gunicorn, sql: Row, args: argparse.Namespace) -> Row:
     """Warm up, then measure `workload` against `server`: its row of the table."""
-    if workload.user == "readers":  # a token per user, in turn: the bearer token is the item
-        headers, items = workload.headers("{item}"), tuple(token_pair(user)[0] for user in seed.readers)
-    else:
-        headers = workload.headers(token_pair(seed.users[workload.user])[0] if workload.user else "")
-        items = workload.items
-    request = {"BENCH_METHOD": workload.method, "BENCH_PATH": workload.path, "BENCH_BODY": workload.body}
-    request["BENCH_HEADERS"] = "".join(f"{name}: {value}\n" for name, value in headers.items())
-    request["BENCH_ONCE"] = "1" if workload.single_use else ""
+    token, items = workload.token(), workload.items or ("",)
+    if workload.readers:  # each request by the next reader: the item is its token
+        items = tuple(token_pair(user)[0] for user in workload.readers)
+    variables = {"BENCH_REQUESTS": str(args.directory / "requests"), "BENCH_ONCE": "1" if workload.refresh_of else ""}
     result: dict[str, Any] = {}
     cpu: dict[str, float] = {}
-    for phase, seconds in (("warmup", args.warmup), ("run", args.duration)):
-        if workload.single_use:  # a pool for each phase, sized from the one before
-            items = tuple(refresh_tokens(seed.users["bench"], pool_size(result, cpu, seconds)))
-        request["BENCH_ITEMS"] = write_items(args.directory / f"{server.port}-{workload.name}-{phase}", items, args)
+    for seconds in (args.warmup, args.duration):
+        if workload.refresh_of:  # a pool for each phase, sized from the one before
+            items = tuple(refresh_tokens(workload.refresh_of, pool_size(result, cpu, seconds)))
+        requests = [workload.http(item, item if workload.readers else token, server.url[7:]) for item in items]
+        for thread in range(args.threads):  # shared out between wrk's threads, a file each (all of one)
+            own = requests[thread :: args.threads] if len(requests) > 1 else requests
+            Path(f"{variables['BENCH_REQUESTS']}.{thread}").write_text("".join(f"{request}\x1f" for request in own))
         wait_quiet(server)
         before = cpu_use(server)
-        result = run_wrk(server.url, request, seconds, args)
+        result = run_wrk(server.url, variables, seconds, args)
         cpu = {who: spent - before[who] for who, spent in cpu_use(server).items()}
-    cpu["wrk"] = result["wrk_cpu_seconds"]
-    cpu["other"] = max(0.0, cpu["machine"] - cpu["server"] - cpu["postgres"] - cpu["wrk"])
     # Percent of the machine's CPU (all cores) used by the server, PostgreSQL, wrk, and anything else
     # ("other": another job, which distorts the figures).
-    capacity = (os.cpu_count() or 1) * result["seconds"] or 1.0
-    share = {who: 100 * spent / capacity for who, spent in cpu.items()}
-    row = {"workload": workload.name, "server": kind, **result, "floor_percent": None}
-    row |= {"sql_logged_per_request": sql.logged, "sql_sent_per_request": sql.sent}
-    row["sql_statements"] = [normalize_sql(statement) for statement in sql.statements]
+    cpu["other"] = max(0.0, cpu["machine"] - cpu["server"] - cpu["postgres"] - cpu["wrk"])
+    share = {who: 100 * spent / ((os.cpu_count() or 1) * result["seconds"] or 1.0) for who, spent in cpu.items()}
+    row = {"workload": workload.name, "server": kind, **result, "floor_percent": None, **sql}
     row["cpu_ms_per_request"] = cpu["server"] * 1000 / result["requests"] if result["requests"] else None
-    row |= {"rss_mb_per_worker": worker_memory(server, "Rss"), "pss_mb_per_worker": worker_memory(server, "Pss")}
-    row |= {"cpu_share_percent": share, "notes": []}
+    row |= worker_memory(server) | {"cpu_share_percent": share, "notes": []}
     if result["exhausted_threads"]:
         row["notes"].append("token pool ran out: req/s understated")
     if result["non_2xx"] or result["socket_errors"]:
@@ -464,68 +374,43 @@ COLUMNS: list[tuple[str, Callable[[Row], str]]] = [
 def table(rows: Sequence[Row]) -> str:
     """The rows aligned: the workload left, the figures right."""
     cells = [[name for name, _ in COLUMNS]] + [[cell(row) for _, cell in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = [
-        "  ".join(
-            cell.rjust(width) if i else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
-        )
-        for line in cells
-    ]
+    widths = [max(map(len, column)) for column in zip(*cells, strict=True)]
+    lines = ["  ".join([line[0].ljust(widths[0]), *map(str.rjust, line[1:], widths[1:])]) for line in cells]
     return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
 
 
-def environment(database_url: str) -> dict[str, Any]:
+def environment() -> dict[str, Any]:
     """The machine, the versions, and the code measured (with the tracked files changed since its commit)."""
 
     def output(*command: str) -> str:
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False).stdout
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu_models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])  # MemTotal, its first line
-    with psycopg.connect(database_url, connect_timeout=5) as conn:
-        postgres = conn.execute("SHOW server_version").fetchone()
+    connection.ensure_connection()
+    cpu_model = re.search(r"^model name\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+    machine = {"cores": os.cpu_count(), "cpu_model": cpu_model[1] if cpu_model else platform.processor()}
+    machine |= {"memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
     packages = ("Django", "djangorestframework", "gunicorn", "psycopg", "orjson", "PyJWT")
-    modified = [line[3:] for line in output("git", "status", "--porcelain", "--untracked-files=no").splitlines()]
-    return {
-        "machine": {
-            "cores": os.cpu_count(),
-            "cpu_model": cpu_models[0] if cpu_models else platform.processor(),
-            "memory_gb": round(memory_kb / 1024 / 1024, 1),
-            "kernel": platform.release(),
-        },
-        "versions": {
-            "python": platform.python_version(),
-            **{package: version(package) for package in packages},
-            "postgresql": str(postgres[0]) if postgres else "unknown",
-            "wrk": output("wrk", "-v").split("\n")[0].strip(),
-        },
-        "code": {"commit": output("git", "rev-parse", "--short", "HEAD").strip() or "unknown", "modified": modified},
-    }
+    versions = {"python": platform.python_version(), **{package: version(package) for package in packages}}
+    versions["postgresql"] = connection.connection.info.parameter_status("server_version") or "unknown"
+    versions["wrk"] = output("wrk", "-v").splitlines()[0]
+    modified = output("git", "diff", "--name-only", "HEAD").splitlines()
+    code = {"commit": output("git", "rev-parse", "--short", "HEAD") or "unknown", "modified": modified}
+    return {"machine": machine | {"kernel": platform.release()}, "versions": versions, "code": code}
 
 
 def draw_chart(results: dict[str, Any]) -> None:
     """One bar per row, top to bottom: the app's req/s (and its share of the floor's), its floor's under it."""
-    try:
-        import matplotlib as mpl
-    except ImportError as exc:
-        say(f"No chart ({exc}): pip install -r requirements/dev.txt")
-        return
-    mpl.use("Agg")  # no display: render to a file
-    import matplotlib.pyplot as plt
-
     rows, settings = results["rows"], results["settings"]
+    names = [row["workload"] + (" (floor)" if row["server"] == "floor" else "") for row in rows]
     rates = [row["requests_per_second"] for row in rows]
-    positions, top = range(len(rows) - 1, -1, -1), max([*rates, 1.0])
-    figure, axes = plt.subplots(figsize=(10, 0.42 * len(rows) + 1.6))
-    axes.barh(positions, rates, color=["#2b6cb0" if row["server"] == "app" else "#a0aec0" for row in rows])
-    axes.set_yticks(positions, [row["workload"] + (" (floor)" if row["server"] == "floor" else "") for row in rows])
-    for position, row in zip(positions, rows, strict=True):
-        share = f"  ({row['floor_percent']:.0f}% of floor)" if row["floor_percent"] else ""
-        note = f"{row['requests_per_second']:,.0f}{share}"
-        axes.text(row["requests_per_second"] + top * 0.01, position, note, va="center", fontsize=8)
-    axes.set_xlim(0, top * 1.3)
+    shares = [f"  ({row['floor_percent']:.0f}% of floor)" if row["floor_percent"] else "" for row in rows]
+    labels = [f"{rate:,.0f}{share}" for rate, share in zip(rates, shares, strict=True)]
+    figure = Figure(figsize=(10, 0.42 * len(rows) + 1.6))
+    axes = figure.subplots()
+    bars = axes.barh(names, rates, color=["#2b6cb0" if row["server"] == "app" else "#a0aec0" for row in rows])
+    axes.bar_label(bars, labels, padding=3, fontsize=8)
+    axes.invert_yaxis()  # the first row on top
+    axes.set_xlim(0, max([*rates, 1.0]) * 1.3)
     axes.set_xlabel("requests per second (higher is better)")
     axes.set_title(
         f"Tasks API throughput, {results['date'][:10]}: wrk -t{settings['threads']} -c{settings['connections']} "
@@ -537,33 +422,23 @@ def draw_chart(results: dict[str, Any]) -> None:
     axes.grid(axis="x", alpha=0.3)
     figure.tight_layout()
     figure.savefig(CHART, dpi=110)
-    plt.close(figure)
     say(f"Chart: {CHART.relative_to(ROOT)}")
 
 
 def print_and_save(results: dict[str, Any]) -> None:
     settings, machine, code = results["settings"], results["machine"], results["code"]
-    say()
     say(
-        f"Tasks API benchmark {results['date'][:16].replace('T', ' ')} UTC, {machine['cores']} cores "
+        f"\nTasks API benchmark {results['date'][:16].replace('T', ' ')} UTC, {machine['cores']} cores "
         f"({machine['cpu_model']}); wrk -t{settings['threads']} -c{settings['connections']} "
         f"-d{settings['duration_s']:g}s; 2 gunicorn sync workers; load average {results['load_average']['start'][0]} "
         f"before the run; code at {code['commit']}{' with uncommitted changes' if code['modified'] else ''}"
     )
-    say(f"{FLOOR_NOTE}.")
-    say(
-        "SQL/req: statements Django logs (CaptureQueriesContext); sent/req: statements libpq sends (its trace: "
-        "adds the connection health check's SELECT 1); CPU ms/req: gunicorn master + workers; other load: "
-        "share of the machine's CPU used by anything but the server, PostgreSQL and wrk (another job: distorts)."
-    )
+    say(f"{FLOOR_NOTE}. What each column counts: bench/README.md.")
     for title, limits_on in (("Rate limits off", False), ("Production defaults (rate limits on, in Redis)", True)):
         if rows := [row for row in results["rows"] if row["workload"].endswith(LIMITS_ON) == limits_on]:
             say(f"\n{title}:\n{table(rows)}")
-    notes = results["notes"] + [
-        f"{label(row).strip()}: {'; '.join(row['notes'])}" for row in results["rows"] if row["notes"]
-    ]
-    say("\n".join(f"Note: {note}" for note in notes))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    row_notes = [f"{label(row).strip()}: {'; '.join(row['notes'])}" for row in results["rows"] if row["notes"]]
+    say("\n".join(f"Note: {note}" for note in results["notes"] + row_notes))
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     say(f"Results: {RESULTS.relative_to(ROOT)}")
     draw_chart(results)
@@ -574,8 +449,6 @@ def print_and_save(results: dict[str, Any]) -> None:
 
 def run_passes(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     """Seed, then each pass: its servers, and each workload's SQL (counted once), load and floor."""
-    from django.core.wsgi import get_wsgi_application
-
     started, load_at_start = dt.datetime.now(dt.UTC), [round(load, 2) for load in os.getloadavg()]
     notes = [
         f"Limits off: {', '.join(f'{name}=' for name in harness.THROTTLE_VARIABLES)} (empty).",
@@ -584,54 +457,46 @@ def run_passes(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     ]
     say("Migrating and seeding...")
     harness.setup_django(env)
-    from bench import floor  # reads the environment setup_django set
-
-    password, app_wsgi = f"bench-{os.getpid()}-correct-horse-battery", get_wsgi_application()
+    password = f"bench-{os.getpid()}-correct-horse-battery"
     users = harness.seed(
         prefix=f"bench{os.getpid()}-", users=2 + READERS, tasks_per_user=TASKS_PER_USER, password=password
     )
-    seed = Seed(password, {"bench": users[0], "writer": users[1]}, users[2:])
     (args.directory / "bench.lua").write_text(LUA)
     floor_env = env | {"GUNICORN_ACCESS_LOG": ""}  # the floor is the least work that can answer: no access log
     limits_on = {key: value for key, value in env.items() if key not in harness.THROTTLE_VARIABLES}  # the defaults
     passes = {"off": (env, floor_env), "on": (limits_on, floor_env | {"FLOOR_REDIS_URL": env["REDIS_URL"]})}
     rows: list[Row] = []
-    sql_counts: dict[str, tuple[SqlCount, SqlCount | None]] = {}
+    sql_counts: dict[str, dict[str, tuple[Row, bytes]]] = {}  # workload: server: its SQL figures, its answer
     for name in args.passes:
         app = Gunicorn(passes[name][0], harness.pick_port(args.port), args.directory / f"app-{name}.log")
         floor_port = harness.pick_port(args.floor_port, avoid=(app.port,))
-        floor_log = args.directory / f"floor-{name}.log"
-        floor_server = Gunicorn(passes[name][1], floor_port, floor_log, app="bench.floor:application")
+        floor = Gunicorn(passes[name][1], floor_port, args.directory / f"floor-{name}.log", "bench.floor:application")
+        servers = {"app": app, "floor": floor}
         try:
-            app.start()
-            floor_server.start()
-            say(f"Rate limits {name}: app on {app.url}, floor on {floor_server.url}.")
+            for server in servers.values():
+                server.start()
+            say(f"Rate limits {name}: app on {app.url}, floor on {floor.url}.")
             say(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s after a {args.warmup:g}s warm-up:")
             # With the limits on, only the workloads with a floor, each request by the next reader: refreshes
             # and logins have limits of their own that a benchmark would only measure refusing.
-            for workload in workloads(seed):
+            for workload in workloads(users[0], users[1], password):
                 if (args.only and workload.name not in args.only) or (name == "on" and not workload.floor):
                     continue
                 if workload.name not in sql_counts:
-                    sql = count_sql(workload, app_wsgi, django_connection, seed, notes)
-                    floor_sql = None
+                    kinds = ("app", "floor") if workload.floor else ("app",)
+                    sql_counts[workload.name] = {kind: count_sql(workload, kind, notes) for kind in kinds}
                     if workload.floor:
-                        floor_sql = count_sql(workload, floor.application, floor.connection, seed, notes)
-                        notes += floor_differences(workload.name, sql, floor_sql)
-                    sql_counts[workload.name] = sql, floor_sql
-                sql, floor_sql = sql_counts[workload.name]
+                        notes += floor_differences(workload.name, *sql_counts[workload.name].values())
+                counts = sql_counts[workload.name]
                 if name == "on":
-                    workload = replace(workload, name=workload.name + LIMITS_ON, user="readers")
-                row = measure(workload, "app", app, sql, seed, args)
-                rows.append(row)
-                if floor_sql is not None:
-                    floor_row = measure(workload, "floor", floor_server, floor_sql, seed, args)
-                    rows.append(floor_row)
-                    if floor_row["requests_per_second"]:
-                        row["floor_percent"] = 100 * row["requests_per_second"] / floor_row["requests_per_second"]
+                    workload = replace(workload, name=workload.name + LIMITS_ON, readers=tuple(users[2:]))
+                for kind, (sql, _) in counts.items():
+                    rows.append(measure(workload, kind, servers[kind], sql, args))
+                if workload.floor and rows[-1]["requests_per_second"]:
+                    rows[-2]["floor_percent"] = 100 * rows[-2]["requests_per_second"] / rows[-1]["requests_per_second"]
         finally:
-            app.stop()
-            floor_server.stop()
+            for server in servers.values():
+                server.stop()
     notes.append(f"Run took {(dt.datetime.now(dt.UTC) - started).total_seconds():.0f}s, setup included.")
     settings = {"duration_s": args.duration, "warmup_s": args.warmup, "connections": args.connections}
     settings |= {"threads": args.threads, "gunicorn_workers": 2, "tasks_per_user": TASKS_PER_USER}
@@ -639,7 +504,7 @@ def run_passes(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
         "date": started.isoformat(timespec="seconds"),
         "command": " ".join(["bench/run.py", *sys.argv[1:]]),
         "settings": settings,
-        **environment(env["DATABASE_URL"]),
+        **environment(),
         "load_average": {"start": load_at_start, "end": [round(load, 2) for load in os.getloadavg()]},
         "floor": FLOOR_NOTE,
         "notes": notes,
@@ -653,7 +518,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"Load average: {harness.load_average()}")
     given_url = os.environ.get("DATABASE_URL", "")  # used, migrated and seeded, and left in place
     database = "" if given_url else f"bench_{os.getpid()}"
-    args.directory = Path(tempfile.mkdtemp(prefix="bench-"))
+    directory = tempfile.TemporaryDirectory(prefix="bench-")
+    args.directory = Path(directory.name)
 
     def run() -> bool:
         results = run_passes(args, harness.production_env(given_url or harness.create_database(database)))
@@ -662,13 +528,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def clean_up() -> None:
         say("Cleaning up...")
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        if database:
+        if database:  # dropped WITH (FORCE): this process's connections too
             harness.drop_database(database)
-        shutil.rmtree(args.directory, ignore_errors=True)
+        directory.cleanup()
 
     return harness.verdict(run, clean_up, failure="the floor no longer sends the app's SQL or gives its answers")
 
