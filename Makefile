@@ -71,7 +71,7 @@ check-kubernetes: install-dev
 pytest: install-dev
 	$(BIN)/pytest -n auto --cov --cov-report=term $(PYTEST_ARGS)
 
-## bench: throughput and latency under wrk (gunicorn, production settings, rate limits off) beside a bare-WSGI floor; about 5 minutes
+## bench: throughput and latency under wrk (gunicorn, production settings, rate limits off) beside a bare-WSGI floor; about 7 minutes
 bench: install-dev
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import psycopg
+import redis
 from psycopg import sql
 
 from config.variables import rate_limit_variables, settings_variables
@@ -64,20 +65,29 @@ def cleanup_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+# What keeps a script from running its checks: its own BenchError, and a program, server or file that
+# is missing, down or too slow.
+CANNOT_RUN = (BenchError, OSError, psycopg.Error, redis.RedisError, subprocess.SubprocessError)
+
+
 def verdict(run: Callable[[], bool], clean_up: Callable[[], None], *, failure: str) -> int:
     """A checking script's exit status: 0 when `run` finds every check held (PASS), 1 when one did
     not (FAIL: `failure`), 2 when the script could not run (ERROR). `clean_up` runs whatever happens,
-    Ctrl-C, SIGTERM and SIGHUP included."""
+    Ctrl-C, SIGTERM and SIGHUP included; if it fails, the verdict stands and the failure is said."""
     with cleanup_on_signals():
         try:
             passed = run()
             say("PASS" if passed else f"FAIL: {failure}")
-            return 0 if passed else 1
-        except BenchError as exc:
-            say(f"ERROR: {exc}")
-            return 2
+            status = 0 if passed else 1
+        except CANNOT_RUN as exc:
+            say(f"ERROR: {exc}" if isinstance(exc, BenchError) else f"ERROR: {type(exc).__name__}: {exc}")
+            status = 2
         finally:
-            clean_up()
+            try:
+                clean_up()
+            except CANNOT_RUN as exc:
+                say(f"clean-up incomplete: {type(exc).__name__}: {exc}")
+    return status
 
 
 # Reporting ----------------------------------------------------------------------------------------

@@ -154,8 +154,8 @@ def workloads(bench: Any, writer: Any, password: str) -> list[Workload]:
         Workload("list 100", "GET", "/api/v1/tasks/?page_size=100", user=bench, floor=True),
         Workload("list status=done", "GET", "/api/v1/tasks/?status=done", user=bench),
         Workload(f"list search={search}", "GET", f"/api/v1/tasks/?search={search}", user=bench),
-        Workload("update", "PATCH", "/api/v1/tasks/{item}", rename, json_type, bench, task_ids),
-        Workload("create", "POST", "/api/v1/tasks/", new_task, json_type, writer, floor=True),
+        Workload("update", "PATCH", "/api/v1/tasks/{item}", rename, json_type, user=bench, items=task_ids),
+        Workload("create", "POST", "/api/v1/tasks/", new_task, json_type, user=writer, floor=True),
         Workload("refresh", "POST", "/api/v1/auth/refresh", refresh, json_type, refresh_of=bench),
         Workload("login", "POST", "/api/v1/auth/login", login_form, form_type),
     ]
@@ -317,7 +317,8 @@ def measure(workload: Workload, kind: str, server: Gunicorn, sql: Row, args: arg
     for seconds in (args.warmup, args.duration):
         if workload.refresh_of:  # a pool for each phase, sized from the one before
             items = tuple(refresh_tokens(workload.refresh_of, pool_size(result, cpu, seconds)))
-        requests = [workload.http(item, item if workload.readers else token, server.url[7:]) for item in items]
+        host = server.url.removeprefix("http://")
+        requests = [workload.http(item, item if workload.readers else token, host) for item in items]
         for thread in range(args.threads):  # shared out between wrk's threads, a file each (all of one)
             own = requests[thread :: args.threads] if len(requests) > 1 else requests
             Path(f"{variables['BENCH_REQUESTS']}.{thread}").write_text("".join(f"{request}\x1f" for request in own))
@@ -433,7 +434,12 @@ def print_and_save(results: dict[str, Any]) -> None:
         f"-d{settings['duration_s']:g}s; 2 gunicorn sync workers; load average {results['load_average']['start'][0]} "
         f"before the run; code at {code['commit']}{' with uncommitted changes' if code['modified'] else ''}"
     )
-    say(f"{FLOOR_NOTE}. What each column counts: bench/README.md.")
+    say(f"{FLOOR_NOTE}.")
+    say(
+        "SQL/req: statements Django logs (CaptureQueriesContext); sent/req: statements libpq sends (its trace); "
+        "CPU ms/req: gunicorn master + workers; other load: share of the machine's CPU used by anything but the "
+        "server, PostgreSQL and wrk (another job: distorts). More in bench/README.md."
+    )
     for title, limits_on in (("Rate limits off", False), ("Production defaults (rate limits on, in Redis)", True)):
         if rows := [row for row in results["rows"] if row["workload"].endswith(LIMITS_ON) == limits_on]:
             say(f"\n{title}:\n{table(rows)}")
@@ -457,6 +463,7 @@ def run_passes(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     ]
     say("Migrating and seeding...")
     harness.setup_django(env)
+    measured = environment()  # before the runs: a missing tool stops the run now, not after it
     password = f"bench-{os.getpid()}-correct-horse-battery"
     users = harness.seed(
         prefix=f"bench{os.getpid()}-", users=2 + READERS, tasks_per_user=TASKS_PER_USER, password=password
@@ -500,11 +507,12 @@ def run_passes(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     notes.append(f"Run took {(dt.datetime.now(dt.UTC) - started).total_seconds():.0f}s, setup included.")
     settings = {"duration_s": args.duration, "warmup_s": args.warmup, "connections": args.connections}
     settings |= {"threads": args.threads, "gunicorn_workers": 2, "tasks_per_user": TASKS_PER_USER}
+    settings["rate_limits"] = {"limits off": dict.fromkeys(harness.THROTTLE_VARIABLES, ""), "limits on": "defaults"}
     return {
         "date": started.isoformat(timespec="seconds"),
         "command": " ".join(["bench/run.py", *sys.argv[1:]]),
         "settings": settings,
-        **environment(),
+        **measured,
         "load_average": {"start": load_at_start, "end": [round(load, 2) for load in os.getloadavg()]},
         "floor": FLOOR_NOTE,
         "notes": notes,

@@ -3,7 +3,8 @@
 Builds two PostgreSQL databases with `manage.py seed_tasks`: one with 1,000 tasks (one user), one
 with 1,000,000 (100 users with 10,000 each), and times the first page of a user's list and a
 filtered list (`status=done`) in each, in-process through the whole Django stack (middleware,
-authentication, queries, rendering). Prints medians, p99s and the large/small ratio.
+authentication, queries, rendering). Prints medians, p99s and the large/small ratio; exits 0 when
+each ratio is within the 2x goal, 1 when one is over, 2 when it cannot run.
 
     .venv/bin/python bench/scale.py [--requests 300] [--keep]
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)
 
-from bench.harness import create_database, drop_database, production_env  # noqa: E402
+from bench.harness import BenchError, create_database, drop_database, production_env, verdict  # noqa: E402
 
 CASES = {"list, first page": "/api/v1/tasks/", "list, status=done": "/api/v1/tasks/?status=done"}
 
@@ -27,7 +28,7 @@ CASES = {"list, first page": "/api/v1/tasks/", "list, status=done": "/api/v1/tas
 def run(*args: str, env: dict[str, str]) -> str:
     result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed:\n{result.stderr}")
+        raise BenchError(f"{' '.join(args)} failed:\n{result.stderr}")
     return result.stdout
 
 
@@ -71,7 +72,7 @@ def measure(requests: int) -> dict[str, dict[str, float]]:
     return results
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--keep", action="store_true", help="Keep the two databases afterwards.")
@@ -79,32 +80,38 @@ def main() -> None:
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.requests)))
-        return
+        return 0
 
     sizes = {"1,000 tasks": ("scale_bench_small", 1, 1_000), "1,000,000 tasks": ("scale_bench_large", 100, 10_000)}
-    figures = {}
-    try:
+
+    def compare() -> bool:
+        """Build, measure and print; whether each median at 1M is within 2x of its median at 1k."""
+        figures = {}
         for label, (name, users, per_user) in sizes.items():
             env, seconds = build(name, users, per_user)
             print(f"Seeded {label} in {seconds:.1f} s.", flush=True)
             out = run(sys.executable, __file__, "--measure", "--requests", str(args.requests), env=env)
             figures[label] = json.loads(out.strip().splitlines()[-1])
-    finally:
+        small, large = figures["1,000 tasks"], figures["1,000,000 tasks"]
+        print(f"\n{'request':<20} {'tasks in table':>16} {'user owns':>10} {'median ms':>10} {'p99 ms':>8}")
+        within = []
+        for case in CASES:
+            for label, result in figures.items():
+                owns = 1_000 if label == "1,000 tasks" else 10_000
+                row = result[case]
+                print(f"{case:<20} {label:>16} {owns:>10,} {row['median_ms']:>10.2f} {row['p99_ms']:>8.2f}")
+            ratio = large[case]["median_ms"] / small[case]["median_ms"]
+            within.append(ratio <= 2)
+            print(f"{'':<20} median at 1M / at 1k = {ratio:.2f} ({'within' if within[-1] else 'OVER'} the 2x goal)")
+        return all(within)
+
+    def clean_up() -> None:
         if not args.keep:
             for name, _, _ in sizes.values():
                 drop_database(name)
 
-    small, large = figures["1,000 tasks"], figures["1,000,000 tasks"]
-    print(f"\n{'request':<20} {'tasks in table':>16} {'user owns':>10} {'median ms':>10} {'p99 ms':>8}")
-    for case in CASES:
-        for label, result in figures.items():
-            owns = 1_000 if label == "1,000 tasks" else 10_000
-            row = result[case]
-            print(f"{case:<20} {label:>16} {owns:>10,} {row['median_ms']:>10.2f} {row['p99_ms']:>8.2f}")
-        ratio = large[case]["median_ms"] / small[case]["median_ms"]
-        verdict = "within" if ratio <= 2 else "OVER"
-        print(f"{'':<20} median at 1M / at 1k = {ratio:.2f} ({verdict} the 2x goal)")
+    return verdict(compare, clean_up, failure="a median at 1M is over twice its median at 1k")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
