@@ -4,6 +4,8 @@ killed, a table locked; figures before, during and after each. See bench/README.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import math
 import os
 import pwd
@@ -53,6 +55,8 @@ class Stage:
         self.users: list[Account] = []
 
     def create(self) -> None:
+        if not harness.port_is_free(self.args.pg_port):
+            raise harness.BenchError(f"port {self.args.pg_port} is already in use: choose another with --pg-port")
         if self.as_user:
             owner = pwd.getpwnam(PG_USER)
             os.chown(self.directory, owner.pw_uid, owner.pw_gid)
@@ -183,9 +187,14 @@ class Load:
         started = self.clock.now()
         try:
             response = http.send(request)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             return Answer(kind, started, self.clock.now(), None, {}, title, error=f"{type(exc).__name__}: {exc}")
-        body = response.json() if "json" in response.headers.get("content-type", "") else {}
+        body: Any = {}
+        if "json" in response.headers.get("content-type", ""):  # application/json, application/problem+json
+            # A body that does not parse, or is not an object, is recorded as none: the load thread goes on.
+            with contextlib.suppress(ValueError):
+                body = response.json()
+        body = body if isinstance(body, dict) else {}
         status = response.status_code
         json_503 = status == 503 and body.get("code") == "service_unavailable" and "retry-after" in response.headers
         return Answer(kind, started, self.clock.now(), status, body, title, json_503)
@@ -194,22 +203,30 @@ class Load:
         self.marks[name] = self.clock.now()
 
     def run(self, before: float, cause: Callable[[], None], after: float) -> None:
-        """Serve and load; after `before` s `cause` the failure (it marks its times), then `after` s more.
-        Prints the marks and each kind's figures before, during and after the window."""
+        """Serve and load; after `before` s `cause` the failure (it marks its times), then `after` s more."""
+        started: list[threading.Thread] = []
         try:
             self.server.start()
             self.clock = harness.Clock()
             for thread in self.threads:
                 thread.start()
+                started.append(thread)
             time.sleep(before)
             cause()
             time.sleep(after)
         finally:
             self.stop.set()
-            for thread in self.threads:
-                thread.join(timeout=REQUEST_TIMEOUT + 5)
-            self.server.stop()
+            # The load ends before the server does: a request sent to a stopping server would count as a
+            # socket error. The server is stopped even if a join fails.
+            try:
+                for thread in started:
+                    thread.join(timeout=REQUEST_TIMEOUT + 5)
+            finally:
+                self.server.stop()
         self.window = (min(self.marks.values()), max(self.marks.values()))
+
+    def print_phases(self) -> None:
+        """The marks, and each kind's figures before, during and after the window."""
         marks = ", ".join(f"{name} at {at:.2f} s" for name, at in self.marks.items())
         say(f"  {len(self.answers)} answers; {marks} ({self.window[1] - self.window[0]:.2f} s of failure)")
         for kind in dict.fromkeys(self.threads.values()):
@@ -246,17 +263,28 @@ def example(answers: Sequence[Answer]) -> str:
 
 
 def expect(
-    name: str, answers: Sequence[Answer], *allowed: int, ok: Callable[[Answer], bool] | None = None, **health: str
+    name: str,
+    answers: Sequence[Answer],
+    *allowed: int,
+    ok: Callable[[Answer], bool] | None = None,
+    max_latency: bool = False,
+    **health: str,
 ) -> Check:
     """The check that there are answers, each with a status among `allowed` (if given), `ok` (if given), and
-    what `/health/ready` said of each part in `health`."""
+    what `/health/ready` said of each part in `health`. The detail names what was said of those parts, and
+    with `max_latency` the slowest answer's latency."""
 
     def right(a: Answer) -> bool:
         parts = all(a.health(part) == said for part, said in health.items())
         return (not allowed or a.status in allowed) and (ok is None or ok(a)) and parts
 
     wrong = [a for a in answers if not right(a)]
-    return Check(name, bool(answers) and not wrong, f"{len(answers)} answers: {statuses(answers)}{example(wrong)}")
+    detail = f"{len(answers)} answers: {statuses(answers)}"
+    for part in health:
+        detail += f", {part}: {', '.join(sorted({str(a.health(part)) for a in answers}))}"
+    if max_latency:
+        detail += f", max {ms(max((a.latency for a in answers), default=math.nan))} ms"
+    return Check(name, bool(answers) and not wrong, detail + example(wrong))
 
 
 def write_check(stage: Stage, answers: Sequence[Answer], prefix: str, name: str = "every 2xx write kept") -> Check:
@@ -295,13 +323,21 @@ def first_201(creates: Sequence[Answer], since: float) -> float | None:
     return min((a.ended for a in creates if a.started >= since and a.status == 201), default=None)
 
 
+def poll_runs(polls: Sequence[Answer]) -> str:
+    """Consecutive polls with the same answer as one run: '3.77-4.04 s: 200 database ok (x2), ...'."""
+    runs = []
+    for (status, database), group in itertools.groupby(polls, key=lambda p: (p.status, p.health("database"))):
+        run = list(group)
+        runs.append(f"{run[0].started:.2f}-{run[-1].ended:.2f} s: {status} database {database} (x{len(run)})")
+    return ", ".join(runs)
+
+
 def restart(stage: Stage) -> bool:
     say(f"scenario restart: pg_ctl stop -m {stage.args.stop_mode}, then start, under writes")
     return all([restart_pass(stage, name, env) for name, env in PASSES.items()])  # noqa: C419 (every pass runs)
 
 
 def restart_pass(stage: Stage, name: str, env: dict[str, str]) -> bool:
-    say(f"pass {name}: {USERS} writers creating tasks, a /health/ready poller")
     load = Load(stage.server(name, **env))
     for index, user in enumerate(stage.users):
         load.add("create", 0.02, "POST", TASKS, user, title=f"fault-{name}-{index}")
@@ -318,7 +354,14 @@ def restart_pass(stage: Stage, name: str, env: dict[str, str]) -> bool:
         wait_for(lambda: first_201(load.of("create"), load.marks["accepting"]), RECOVERY_TIMEOUT)
 
     load.run(RESTART_BEFORE, outage, RESTART_AFTER)
-    creates, during, server = load.of("create"), load.during("create"), load.server
+    creates, during, polls, server = load.of("create"), load.during("create"), load.of("ready"), load.server
+    recovered = first_201(creates, load.window[1])
+    recovery_delay = math.inf if recovered is None else recovered - load.window[1]  # seconds
+    say(f"pass {name}: {len(creates)} creates by {USERS} writers, {len(polls)} health polls")
+    load.print_phases()
+    settled = load.window[1] if recovered is None else recovered
+    near = [p for p in polls if p.ended >= load.window[0] - 0.5 and p.started <= settled + 0.5]
+    say(f"  /health/ready around the outage: {poll_runs(near)}")
     refused = [a for a in creates if a.status != 201]
     if refused:
         say(f"  refusals from {min(a.started for a in refused):.2f} s to {max(a.ended for a in refused):.2f} s")
@@ -331,11 +374,9 @@ def restart_pass(stage: Stage, name: str, env: dict[str, str]) -> bool:
     p99, slowest = percentile(latencies, 0.99), max(latencies, default=math.nan)
     refused_during = [a for a in during if a.status != 201]
     malformed = [a for a in creates if a.status == 503 and not a.json_503]
-    recovered = first_201(creates, load.window[1])
-    back = math.inf if recovered is None else recovered - load.window[1]  # seconds to recovery
     # Polls sent once the stop was requested and answered before the start was (`pg_ctl start` returns once
     # PostgreSQL accepts connections); with the pool, a probe sent while `pg_ctl stop` ran waits seconds too.
-    down = [p for p in load.of("ready") if load.window[0] <= p.started and p.ended <= load.marks["start requested"]]
+    down = [p for p in polls if load.window[0] <= p.started and p.ended <= load.marks["start requested"]]
     checks = [
         expect("creates before the outage all 201", load.before("create"), 201),
         Check("the outage was felt: creates refused", bool(refused_during), f"{len(refused_during)} of {len(during)}"),
@@ -346,14 +387,20 @@ def restart_pass(stage: Stage, name: str, env: dict[str, str]) -> bool:
         ),
         Check("every 503 is JSON with Retry-After", not malformed, f"{len(malformed)} malformed{example(malformed)}"),
         expect("only 201 and 503 answered, no socket error", creates, 201, 503),
-        expect("/health/ready 503 naming the database during the outage", down, 503, database="unavailable"),
-        expect("/health/ready 200 after recovery", load.after("ready", back), 200, database="ok"),
+        expect(
+            "/health/ready 503 naming the database during the outage",
+            down,
+            503,
+            max_latency=True,  # with the pool, how long a probe waits for a connection
+            database="unavailable",
+        ),
+        expect("/health/ready 200 after recovery", load.after("ready", settle=recovery_delay), 200, database="ok"),
         Check(
             f"recovers by itself within {RECOVERY_TIMEOUT:.0f} s (gunicorn not restarted)",
-            back <= RECOVERY_TIMEOUT,
-            "never" if recovered is None else f"first 201 {back:.2f} s after PostgreSQL was back",
+            recovery_delay <= RECOVERY_TIMEOUT,
+            "never" if recovered is None else f"first 201 {recovery_delay:.2f} s after PostgreSQL was back",
         ),
-        expect("every create after recovery 201", load.after("create", back), 201),
+        expect("every create after recovery 201", load.after("create", settle=recovery_delay), 201),
         write_check(stage, creates, f"fault-{name}-", "every task answered 201 is in the database"),
         Check(
             "no unexpected error in the server log",
@@ -377,6 +424,7 @@ def start_redis(log: Path, port: int) -> subprocess.Popen[bytes]:
     options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--logfile", str(log)]
     process = subprocess.Popen(["redis-server", *options])
     if not wait_for(lambda: not harness.port_is_free(port), 10):
+        end(process)  # the caller holds only the server that listened
         raise harness.BenchError(f"redis-server did not listen on port {port}")
     return process
 
@@ -404,6 +452,7 @@ def redis_down(stage: Stage) -> bool:
 
     try:
         load.run(REDIS_BEFORE, outage, REDIS_AFTER)
+        load.print_phases()
         counters = sum(1 for _ in redis.Redis(port=port, socket_connect_timeout=1).scan_iter("throttle:*"))
     finally:
         end(own)
@@ -561,6 +610,7 @@ def table_locked(stage: Stage) -> bool:
             load.mark("released")
 
     load.run(LOCK_BEFORE, lock, LOCK_AFTER)
+    load.print_phases()
     slowest, creates = max(load.answers, key=lambda a: a.latency), load.during("create")
     malformed = sum(a.status == 503 and not a.json_503 for a in creates)
     readers = load.during("me") + load.during("live")
@@ -577,7 +627,13 @@ def table_locked(stage: Stage) -> bool:
             any(a.status == 503 for a in creates) and all(a.status == 201 or a.json_503 for a in creates),
             f"{len(creates)} creates: {statuses(creates)}, {malformed} malformed",
         ),
-        expect("me and /health/live unaffected (200, under 1 s)", readers, 200, ok=lambda a: a.latency < 1),
+        expect(
+            "me and /health/live unaffected (200, under 1 s)",
+            readers,
+            200,
+            ok=lambda a: a.latency < 1,
+            max_latency=True,
+        ),
         expect("writes work again once the lock is released", load.after("create", settle=1.0), 201),
         write_check(stage, load.answers, "fault-lock"),
         Check("the server logged the lock timeouts", timeouts > 0, f"{timeouts} lines"),
@@ -591,15 +647,23 @@ SCENARIOS = {"restart": restart, "redis": redis_down, "worker": worker_killed, "
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument(
-        "--scenarios", type=lambda names: names.split(","), default=list(SCENARIOS), help="comma-separated"
+        "--scenarios",
+        type=lambda names: [name.strip() for name in names.split(",") if name.strip()],
+        default=list(SCENARIOS),
+        help="comma-separated",
     )
     parser.add_argument("--port", type=int, default=8301, help="gunicorn's port on 127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5544, help="the throwaway cluster's port")
     parser.add_argument("--redis-port", type=int, default=6390, help="the port of the Redis the redis scenario stops")
     parser.add_argument("--stop-mode", choices=("fast", "immediate"), default="fast", help="restart's pg_ctl stop mode")
     args = parser.parse_args()
-    if not set(args.scenarios) <= SCENARIOS.keys():
+    if not args.scenarios or not set(args.scenarios) <= SCENARIOS.keys():
         parser.error(f"--scenarios takes names among {', '.join(SCENARIOS)}")
+    # The scenarios stop the PostgreSQL and the Redis on these ports: never the machine's own.
+    if args.pg_port == 5432:
+        parser.error("--pg-port 5432 is the machine's cluster: choose another port")
+    if args.redis_port == 6379:
+        parser.error("--redis-port 6379 is the machine's Redis: choose another port")
     stage = Stage(args)
 
     def run() -> bool:
