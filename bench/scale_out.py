@@ -36,15 +36,19 @@ from bench import harness, load  # noqa: E402
 from bench.harness import BenchError, Check, Gunicorn, say  # noqa: E402
 
 POOL_SIZE = 4  # PostgreSQL connections PgBouncer opens for the six gunicorn workers
-REDIS_URL = "redis://127.0.0.1:6379/14"
 KILL_AT, RESTART_AT, GRACEFUL_AT = 20.0, 35.0, 45.0
 LOGIN_LIMIT = 8  # failed logins per account and address, per hour: no fixed window ends during the probe
-HAPROXY = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin")  # not on every PATH
+HAPROXY_CONFIG = ROOT / "bench" / "haproxy.cfg"
 CLOCK = harness.Clock()  # the load's: from the moment every simulated user runs (Faults.run sets it)
 HAPROXY_LOG = re.compile(r"^REQ (?P<id>\S+) (?P<server>\S+) \S+ (?P<term>\S+) (?P<retries>\S+) ")  # haproxy.cfg's
 
 
-def wait_for(ready: Callable[[], bool], timeout: float, what: str) -> None:
+def installed(program: str) -> str | None:
+    """Its path; Debian puts haproxy and pgbouncer in /usr/sbin, which is not on every PATH."""
+    return shutil.which(program) or shutil.which(program, path="/usr/sbin")
+
+
+def wait_until(ready: Callable[[], bool], timeout: float, what: str) -> None:
     """Until `ready()`; BenchError(`what`) after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not ready():
@@ -63,8 +67,14 @@ class HAProxy:
         self.env |= {f"BENCH_APP{n}": str(port) for n, port in enumerate(instance_ports, 1)}
         self.process: subprocess.Popen[bytes] | None = None
 
+    def check_config(self) -> None:
+        command = [installed("haproxy") or "haproxy", "-c", "-q", "-f", str(HAPROXY_CONFIG)]
+        checked = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=30, check=False)
+        if checked.returncode:
+            raise BenchError(f"HAProxy refuses {HAPROXY_CONFIG.name}:\n{checked.stdout}{checked.stderr}")
+
     def start(self) -> None:
-        command = [HAPROXY or "haproxy", "-db", "-f", str(ROOT / "bench" / "haproxy.cfg")]
+        command = [installed("haproxy") or "haproxy", "-db", "-f", str(HAPROXY_CONFIG)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=log, start_new_session=True)
         for name in ("app1", "app2", "app3"):
@@ -90,7 +100,7 @@ class HAProxy:
         return False
 
     def wait_up(self, name: str) -> None:
-        wait_for(lambda: self.is_up(name), 20, f"HAProxy did not see {name} up")
+        wait_until(lambda: self.is_up(name), 20, f"HAProxy did not see {name} up")
 
     def log(self) -> tuple[dict[str, dict[str, str]], int | None]:
         """Each request's log line by its id; the requests in progress on app1 when it was marked down."""
@@ -107,46 +117,76 @@ class HAProxy:
 
 @dataclass
 class Faults:
-    """app1 killed at KILL_AT and started at RESTART_AT, app2 restarted gracefully at GRACEFUL_AT, on CLOCK;
-    `windows`: when the kill and the graceful restart began and ended, on the wall clock (the journal's)."""
+    """app1 killed at KILL_AT and started at RESTART_AT, app2 restarted gracefully at GRACEFUL_AT, on CLOCK, in a
+    thread of its own; `windows`: when the kill and the graceful restart began and ended, on the wall clock (the
+    journal's). `end` stops it between two steps, so that no instance is started or stopped after it returns."""
 
     instances: list[Gunicorn]
     balancer: HAProxy
     events: list[str] = field(default_factory=list)
     windows: dict[str, tuple[float, float]] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event, init=False)
+    thread: threading.Thread | None = field(default=None, init=False)
 
     def event(self, text: str) -> None:
         self.events.append(f"{CLOCK.now():5.1f} s  {text}")
 
-    def run(self, started: Path) -> None:
-        """Once the locustfile has written down when every user runs (CLOCK's origin)."""
+    def start(self, marker: Path) -> None:
+        self.thread = threading.Thread(target=self.run, args=(marker,), daemon=True)
+        self.thread.start()
+
+    def end(self) -> bool:
+        """Stop at the next step; whether the thread is over. A step under way finishes first: at most a
+        gunicorn's start (60 s) or stop (50 s)."""
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(90)
+        return self.thread is None or not self.thread.is_alive()
+
+    def go_on(self) -> None:
+        if self.stopping.is_set():
+            raise BenchError("stopped before its end (the load was over, or the script is ending)")
+
+    def sleep_until(self, moment: float) -> None:
+        """Until `moment` seconds on CLOCK."""
+        self.stopping.wait(max(0.0, moment - CLOCK.now()))
+        self.go_on()
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        wait_until(lambda: self.stopping.is_set() or ready(), timeout, what)
+        self.go_on()
+
+    def run(self, marker: Path) -> None:
+        """Once the locustfile has written down in `marker` when every user runs (CLOCK's origin)."""
         app1, app2 = self.instances[:2]
         try:
-            wait_for(lambda: started.exists() and bool(started.read_text()), 120, "the load did not start")
-            CLOCK.origin = float(started.read_text())
-            time.sleep(max(0.0, KILL_AT - CLOCK.now()))
+            self.wait_until(lambda: marker.exists() and bool(marker.read_text()), 120, "the load did not start")
+            CLOCK.origin = float(marker.read_text())
+            self.sleep_until(KILL_AT)
             self.event("app1: SIGKILL (master and both workers)")
             killed = time.time()  # before the signal: a request in flight started before it ended
             app1.kill()
             self.windows["kill"] = (killed, time.time())
-            time.sleep(max(0.0, RESTART_AT - CLOCK.now()))
+            self.sleep_until(RESTART_AT)
             self.event("app1: starting again")
             app1.start()
-            self.balancer.wait_up("app1")
+            self.wait_until(lambda: self.balancer.is_up("app1"), 20, "HAProxy did not see app1 up")
             self.event("app1: up again (health checks pass)")
-            time.sleep(max(0.0, GRACEFUL_AT - CLOCK.now()))
+            self.sleep_until(GRACEFUL_AT)
             began = time.time()
             # As an orchestrator does: no new requests (drain), those in progress finish, SIGTERM, start, ready.
             self.balancer.command("set server app/app2 state drain")
             self.event("app2: drained (no new requests)")
             with contextlib.suppress(BenchError):  # after 10 s, SIGTERM all the same
-                wait_for(lambda: not int(self.balancer.stat("app2")["scur"] or 0), 10, "app2 not drained")
+                wait_until(lambda: not int(self.balancer.stat("app2")["scur"] or 0), 10, "app2 not drained")
+            self.go_on()
             self.event(f"app2: SIGTERM with {self.balancer.stat('app2')['scur'] or 0} requests in progress")
             app2.stop()
+            self.go_on()
             self.event("app2: exited; starting again")
             app2.start()
             self.balancer.command("set server app/app2 state ready")
-            self.balancer.wait_up("app2")
+            self.wait_until(lambda: self.balancer.is_up("app2"), 20, "HAProxy did not see app2 up")
             self.event("app2: up again, back in the rotation")
             self.windows["graceful"] = (began, time.time())
         except Exception as exc:  # reported in the timeline; the goal "the faults ran as planned" fails
@@ -165,8 +205,11 @@ def check_writes(database: str, journal: dict[str, Any]) -> list[Check]:
     """Each written task's last acknowledged state (the journal's) against its row in the database."""
     with psycopg.connect(harness.database_url(database), connect_timeout=5) as conn:
         stored = {row[0]: (row[1], row[2]) for row in conn.execute("SELECT id, title, status FROM tasks_task")}
+    # Task id -> its last acknowledged (title, status), None once deleted; a task whose last write got no
+    # expected answer is not there (that write may or may not have been applied).
+    checked: dict[str, list[str] | None] = journal["acknowledged"]
     lost = []
-    for task_id, state in journal["acknowledged"].items():
+    for task_id, state in checked.items():
         acknowledged, found = tuple(state) if state else None, stored.get(int(task_id))
         if found != acknowledged:
             lost.append(f"task {task_id}: {acknowledged or 'deleted'} acknowledged, {found or 'no row'} stored")
@@ -175,12 +218,12 @@ def check_writes(database: str, journal: dict[str, Any]) -> list[Check]:
         for request_id, kind, _, _, _, status in journal["requests"]
         if kind in {"create", "update", "delete"}
     ]
-    acknowledged_writes = sum(answered for _, _, answered in writes)
     titles = Counter(title for title, _ in stored.values() if title.startswith("load "))
     duplicates = sum(count - 1 for count in titles.values() if count > 1)
+    say(f"write requests acknowledged (201, 200, 204): {sum(answered for _, _, answered in writes)}")
     say(
-        f"writes acknowledged: {acknowledged_writes}; found in the database afterwards: "
-        f"{acknowledged_writes - len(lost)}; lost: {len(lost)}; duplicated: {duplicates}"
+        f"tasks whose last write was acknowledged: {len(checked)}; found in the database as acknowledged: "
+        f"{len(checked) - len(lost)}; lost: {len(lost)}; duplicated: {duplicates}"
     )
     # A create's title is `load <its request id>` (the locustfile's).
     applied = sum(
@@ -204,7 +247,7 @@ def check_login_limit(instances: list[Gunicorn], balancer: HAProxy) -> list[Chec
         "round-robin app1, app2, app3": urls,
         "through HAProxy": [balancer.url],
     }
-    say(f"failed-login limit ({LOGIN_LIMIT} per account and address, counted in Redis DB 14):")
+    say(f"failed-login limit ({LOGIN_LIMIT} per account and address, counted in Redis {harness.REDIS_URL}):")
     held = True
     with httpx.Client(timeout=30) as http:
         for index, (label, targets) in enumerate(plans.items()):
@@ -263,7 +306,10 @@ def report_failures(requests: list[list[Any]], faults: Faults, balancer: HAProxy
     )
     for cause, count in causes.most_common():
         say(f"  {count:>5}  {cause}")
-    say(f"requests in progress on app1 when HAProxy marked it down (its log): {active}; failed: {killed_in_flight}")
+    say(
+        f"requests in progress on app1 when HAProxy marked it down (its log): {active}; "
+        f"of them failed: {killed_in_flight}"
+    )
     retried = sum(line["retries"] not in {"0", "+0"} for line in logged.values())
     say(f"retried by HAProxy on another instance: {retried}")
     return [
@@ -273,7 +319,6 @@ def report_failures(requests: list[list[Any]], faults: Faults, balancer: HAProxy
             "failures only among requests in flight on the killed instance",
             causes.total() == killed_in_flight <= (active or 0),
         ),
-        Check("the faults ran as planned", len(faults.windows) == 2),
     ]
 
 
@@ -297,43 +342,52 @@ def main() -> int:
     pgbouncer_dir = Path(tempfile.mkdtemp(prefix="scale-out-pgbouncer-"))
     instance_ports = [args.port + n for n in range(3)]
     balancer = HAProxy(workdir, args.balancer_port, instance_ports)
-    cache = redis.Redis.from_url(REDIS_URL)
+    cache = redis.Redis.from_url(harness.REDIS_URL)
     # One environment, so one JWT_SECRET_KEY: the seed's tokens are the instances' tokens.
     env = harness.production_env(
         f"postgres://postgres@127.0.0.1:{args.pgbouncer_port}/{database}",
         DATABASE_PGBOUNCER="true",
-        REDIS_URL=REDIS_URL,
         TRUSTED_PROXY_COUNT="1",
         THROTTLE_LOGIN_FAILURES=f"{LOGIN_LIMIT}/hour",
         THROTTLE_LOGIN_FAILURES_PER_ADDRESS="",  # every client comes from 127.0.0.1
         GUNICORN_GRACEFUL_TIMEOUT="25",
     )
     instances = [Gunicorn(env, port, workdir / f"app{n}.log") for n, port in enumerate(instance_ports, 1)]
+    faults = Faults(instances, balancer)
 
     def run() -> bool:
-        if not HAPROXY:  # PgBouncer's absence, scripts/pgbouncer.sh reports
-            raise BenchError("missing haproxy: apt-get install haproxy pgbouncer")
+        # Before the seed, which takes a while: what would stop the run later.
+        missing = [program for program in ("haproxy", "pgbouncer") if not installed(program)]
+        if missing:
+            raise BenchError(f"missing {', '.join(missing)}: apt-get install {' '.join(missing)}")
+        # Debian's PgBouncer only warns when its port is taken, and its readiness probe would reach the holder.
+        ports = [args.balancer_port, *instance_ports, args.pgbouncer_port]
+        busy = [port for port in ports if not harness.port_is_free(port)]
+        if busy:
+            raise BenchError(f"ports already in use on 127.0.0.1: {', '.join(map(str, busy))}")
+        balancer.check_config()
         say(f"load average before: {harness.load_average()}")
         # Migrations and the seed talk to PostgreSQL directly.
         direct = env | {"DATABASE_URL": harness.database_url(database), "DATABASE_PGBOUNCER": "false"}
         accounts = load.seed_accounts(direct, database, workdir, prefix="scale", users=args.clients)
-        if (started := pgbouncer("start", pgbouncer_dir, args.pgbouncer_port, POOL_SIZE)).returncode:
-            raise BenchError(f"PgBouncer did not start:\n{started.stdout}{started.stderr}")
-        cache.flushdb()  # DB 14 is this test's own: rate-limit counters start from zero
+        bouncer = pgbouncer("start", pgbouncer_dir, args.pgbouncer_port, POOL_SIZE)
+        if bouncer.returncode:
+            raise BenchError(f"PgBouncer did not start:\n{bouncer.stdout}{bouncer.stderr}")
+        cache.flushdb()  # BENCH_REDIS_URL's database is the bench's: rate-limit counters start from zero
         for instance in instances:
             instance.start()
         balancer.start()
         say(
             f"HAProxy on {balancer.url.removeprefix('http://')} -> 3 gunicorn instances (2 sync workers each) on "
             f"{', '.join(map(str, instance_ports))} -> PgBouncer :{args.pgbouncer_port} (transaction mode, "
-            f"pool {POOL_SIZE}) -> PostgreSQL :5432; Redis {REDIS_URL}"
+            f"pool {POOL_SIZE}) -> PostgreSQL :5432; Redis {harness.REDIS_URL}"
         )
         say(
             f"{args.clients} clients (Locust users) for {args.duration:.0f} s; SIGKILL app1 at {KILL_AT:.0f} s, "
             f"start it at {RESTART_AT:.0f} s; graceful restart of app2 at {GRACEFUL_AT:.0f} s"
         )
-        faults, marker, journal = Faults(instances, balancer), workdir / "started", workdir / "journal.json"
-        threading.Thread(target=faults.run, args=(marker,), daemon=True).start()
+        marker, journal = workdir / "started", workdir / "journal.json"
+        faults.start(marker)
         stop_sampling, peak = threading.Event(), [0]
         sampler = threading.Thread(target=sample_connections, args=(database, stop_sampling, peak), daemon=True)
         sampler.start()
@@ -341,12 +395,15 @@ def main() -> int:
         load.run_locust(balancer.url, accounts, workdir / "load", users=args.clients, duration=args.duration, **hooks)
         stop_sampling.set()
         sampler.join(5)
+        if not faults.end():  # before touching the instances: the timeline may be starting or stopping one
+            raise BenchError("the timeline did not end within 90 s of the load")
         for instance in instances:  # should the timeline have failed: the login-limit probe needs all three
             if instance.process is None:
                 instance.start()
         recorded = json.loads(journal.read_text())
         load.print_stats(workdir / "load", " (through HAProxy)")
         checks = report_failures(recorded["requests"], faults, balancer)
+        checks.append(Check("the faults ran as planned", faults.windows.keys() == {"kill", "graceful"}))
         say(
             f"PostgreSQL connections to the database at most: {peak[0]} "
             f"(6 gunicorn workers through PgBouncer, pool {POOL_SIZE}, plus this script's own)"
@@ -359,6 +416,7 @@ def main() -> int:
         return passed
 
     def clean_up() -> None:
+        faults.end()  # first, or it could start an instance after they are stopped
         balancer.stop()
         for instance in instances:
             instance.stop()
