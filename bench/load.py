@@ -72,7 +72,7 @@ def seed_accounts(env: dict[str, str], database: str, workdir: Path, *, prefix: 
 
 
 def run_locust(host: str, accounts: Path, csv_prefix: Path, *, users: int, duration: float, **hooks: str) -> None:
-    """Locust headless, its statistics in `<csv_prefix>_*.csv`; `hooks` are the locustfile's BENCH_* variables."""
+    """Locust headless, its statistics in `<csv_prefix>_final_*.csv`; `hooks` are the locustfile's BENCH_* variables."""
     command = [str(harness.PYTHON.parent / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless"]
     command += ["--users", str(users), "--spawn-rate", str(users), "--run-time", f"{duration:g}s", "--host", host]
     command += ["--csv", str(csv_prefix), "--stop-timeout", "30", "--exit-code-on-error", "0", "--loglevel", "WARNING"]
@@ -80,7 +80,7 @@ def run_locust(host: str, accounts: Path, csv_prefix: Path, *, users: int, durat
     log = csv_prefix.with_suffix(".log")
     with log.open("wb") as output:
         locust = subprocess.run(command, cwd=ROOT, env=env | hooks, stdout=output, stderr=output, check=False)
-    if locust.returncode != 0 or not csv_prefix.with_name(csv_prefix.name + "_stats.csv").exists():
+    if locust.returncode != 0 or not csv_prefix.with_name(csv_prefix.name + "_final_stats.csv").exists():
         raise BenchError(f"locust failed:\n{log.read_text(errors='replace')[-3000:]}")
 
 
@@ -95,7 +95,7 @@ def print_stats(csv_prefix: Path, where: str = "") -> bool:
     error in a simulated user."""
 
     def rows(suffix: str) -> list[dict[str, str]]:
-        with csv_prefix.with_name(f"{csv_prefix.name}_{suffix}.csv").open() as file:
+        with csv_prefix.with_name(f"{csv_prefix.name}_final_{suffix}.csv").open() as file:
             return list(csv.DictReader(file))
 
     statuses: defaultdict[str, Counter[str]] = defaultdict(Counter)

@@ -5,6 +5,7 @@ user runs; BENCH_JOURNAL, at the end, every request and each written task's last
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from locust import FastHttpUser, constant, events, task
+from locust.env import Environment
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from bench.load import EXPECTED_STATUS, FILTERS, MIX, PASSWORD
 
@@ -159,3 +162,22 @@ def write_start(**kwargs: Any) -> None:
 def write_journal(**kwargs: Any) -> None:
     if journal := os.environ.get("BENCH_JOURNAL"):
         Path(journal).write_text(json.dumps({"requests": _requests, "acknowledged": _acknowledged}))
+
+
+@events.init.add_listener
+def write_final_stats_on_quit(environment: Environment, **kwargs: Any) -> None:
+    """Locust's own CSV statistics again, as `<csv prefix>_final_*.csv`, once every user has stopped: its
+    `--csv` files are rewritten once a second while it runs and not at the end, so they miss the last
+    second's requests."""
+
+    prefix = environment.parsed_options.csv_prefix if environment.parsed_options else None
+
+    def write(**kwargs: Any) -> None:
+        stats = StatsCSV(environment, PERCENTILES_TO_REPORT)
+        tables = {"stats": stats.requests_csv, "failures": stats.failures_csv, "exceptions": stats.exceptions_csv}
+        for kind, write_table in tables.items():
+            with Path(f"{prefix}_final_{kind}.csv").open("w", newline="") as file:
+                write_table(csv.writer(file))
+
+    if prefix:
+        events.quit.add_listener(write)
