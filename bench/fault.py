@@ -104,16 +104,6 @@ class Stage:
         return Gunicorn(self.env | env, self.args.port, self.directory / f"gunicorn-{name}.log")
 
 
-def wait_for[T](probe: Callable[[], T], timeout: float) -> T | None:
-    """`probe()` once it is truthy, asked every 0.1 s for up to `timeout` s; None if it never is."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := probe():
-            return result
-        time.sleep(0.1)
-    return None
-
-
 def end(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM to `process` (nothing if it has ended), SIGKILL if it still runs 15 s later."""
     process.terminate()
@@ -351,7 +341,7 @@ def restart_pass(stage: Stage, name: str, env: dict[str, str]) -> bool:
         load.mark("start requested")
         stage.start()
         load.mark("accepting")
-        wait_for(lambda: first_201(load.of("create"), load.marks["accepting"]), RECOVERY_TIMEOUT)
+        harness.wait_for(lambda: first_201(load.of("create"), load.marks["accepting"]), RECOVERY_TIMEOUT)
 
     load.run(RESTART_BEFORE, outage, RESTART_AFTER)
     creates, during, polls, server = load.of("create"), load.during("create"), load.of("ready"), load.server
@@ -423,7 +413,7 @@ def start_redis(log: Path, port: int) -> subprocess.Popen[bytes]:
         raise harness.BenchError(f"port {port} is already in use: choose another with --redis-port")
     options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--logfile", str(log)]
     process = subprocess.Popen(["redis-server", *options])
-    if not wait_for(lambda: not harness.port_is_free(port), 10):
+    if not harness.wait_for(lambda: not harness.port_is_free(port), 10):
         end(process)  # the caller holds only the server that listened
         raise harness.BenchError(f"redis-server did not listen on port {port}")
     return process
@@ -541,13 +531,13 @@ def worker_killed(stage: Stage) -> bool:
             sent = [http.post("/api/v1/users/", json={"email": email, "password": PASSWORD}) for email in new_emails]
             resets = stage.users[1 : 1 + RESETS]
             sent += [http.post("/api/v1/auth/password-reset", json={"email": user.email}) for user in resets]
-        running = wait_for(lambda: stage.query(RUNNING_SLOW_JOB), timeout=20)
+        running = harness.wait_for(lambda: stage.query(RUNNING_SLOW_JOB), timeout=20)
         if not running:
             raise harness.BenchError("no slow job started running")
         killed, killed_at = running[0][0], clock.now()
         workers[0].kill()
         start_worker()
-        finished = wait_for(lambda: all(row[1] in ("SUCCESSFUL", "FAILED") for row in jobs()), 60)
+        finished = harness.wait_for(lambda: all(row[1] in ("SUCCESSFUL", "FAILED") for row in jobs()), 60)
         done_at = clock.now()
     finally:
         for worker in workers:

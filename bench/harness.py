@@ -132,6 +132,23 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def wait_for[T](probe: Callable[[], T], timeout: float, interval: float = 0.1) -> T | None:
+    """`probe()` once it is truthy, asked every `interval` s for up to `timeout` s; None if it never is."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if result := probe():
+            return result
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(interval)
+
+
+def wait_until(ready: Callable[[], object], timeout: float, what: str) -> None:
+    """Until `ready()`; BenchError(`what` within `timeout` s) when it never is."""
+    if not wait_for(ready, timeout):
+        raise BenchError(f"{what} within {timeout:.0f} s")
+
+
 class Clock:
     """Seconds since `origin` (now, by default) on the wall clock, which another process's times
     (`time.time()`) can be read on too; shared by a script's threads."""
@@ -347,14 +364,14 @@ class Gunicorn:
             command, cwd=ROOT, env=dict(self.env), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
         workers = int(self.env.get("WEB_CONCURRENCY") or 1)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+
+        def ready() -> bool:
+            if self.process is None or self.process.poll() is not None:
                 raise BenchError(f"gunicorn {self.app} exited:\n{self.log_tail()}")
-            if http_status(self.url + "/health/ready") == 200 and len(self.worker_pids()) >= workers:
-                return
-            time.sleep(0.2)
-        raise BenchError(f"gunicorn {self.app} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+            return http_status(self.url + "/health/ready") == 200 and len(self.worker_pids()) >= workers
+
+        if not wait_for(ready, timeout, interval=0.2):
+            raise BenchError(f"gunicorn {self.app} not ready after {timeout:.0f} s:\n{self.log_tail()}")
 
     def worker_pids(self) -> list[int]:
         """The current workers (they change as workers are recycled)."""

@@ -48,15 +48,6 @@ def installed(program: str) -> str | None:
     return shutil.which(program) or shutil.which(program, path="/usr/sbin")
 
 
-def wait_until(ready: Callable[[], bool], timeout: float, what: str) -> None:
-    """Until `ready()`; BenchError(`what`) after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            raise BenchError(f"{what} within {timeout:.0f} s")
-        time.sleep(0.1)
-
-
 class HAProxy:
     """bench/haproxy.cfg in the foreground: one log line per request, its runtime API on a socket."""
 
@@ -100,7 +91,7 @@ class HAProxy:
         return False
 
     def wait_up(self, name: str) -> None:
-        wait_until(lambda: self.is_up(name), 20, f"HAProxy did not see {name} up")
+        harness.wait_until(lambda: self.is_up(name), 20, f"HAProxy did not see {name} up")
 
     def log(self) -> tuple[dict[str, dict[str, str]], int | None]:
         """Each request's log line by its id; the requests in progress on app1 when it was marked down."""
@@ -153,7 +144,7 @@ class Faults:
         self.go_on()
 
     def wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
-        wait_until(lambda: self.stopping.is_set() or ready(), timeout, what)
+        harness.wait_until(lambda: self.stopping.is_set() or ready(), timeout, what)
         self.go_on()
 
     def run(self, marker: Path) -> None:
@@ -178,7 +169,7 @@ class Faults:
             self.balancer.command("set server app/app2 state drain")
             self.event("app2: drained (no new requests)")
             with contextlib.suppress(BenchError):  # after 10 s, SIGTERM all the same
-                wait_until(lambda: not int(self.balancer.stat("app2")["scur"] or 0), 10, "app2 not drained")
+                harness.wait_until(lambda: not int(self.balancer.stat("app2")["scur"] or 0), 10, "app2 not drained")
             self.go_on()
             self.event(f"app2: SIGTERM with {self.balancer.stat('app2')['scur'] or 0} requests in progress")
             app2.stop()
