@@ -136,7 +136,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return problem_response(api_exception)
 
 
-def database_unavailable_reason(exc: BaseException) -> str | None:
+def database_unavailable_reason(exc: BaseException | None) -> str | None:
     """Why the database could not do a request's work, when that is worth retrying shortly (a 503).
 
     The database unreachable or refusing connections, or a statement stopped by PostgreSQL's

@@ -1,5 +1,6 @@
 """Views every part of the API shares: JSON error handlers for Django, the API catch-all, problem types."""
 
+import sys
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -7,7 +8,13 @@ from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 
-from common.exceptions import BadRequest, ServerError, problem_response
+from common.exceptions import (
+    BadRequest,
+    DatabaseUnavailable,
+    ServerError,
+    database_unavailable_reason,
+    problem_response,
+)
 from common.middleware import is_api_request
 from common.problem_types import PROBLEM_TYPES, problem_type_uri
 
@@ -46,6 +53,13 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's last resort, for an error no view or middleware answered: the admin site's session
+    saved after its view, say. An unreachable database is a 503 to retry shortly there too."""
+    unavailable = database_unavailable_reason(sys.exception()) is not None  # raised while this runs
     if is_api_request(request):
-        return problem_response(ServerError())
+        return problem_response(DatabaseUnavailable() if unavailable else ServerError())
+    if unavailable:
+        retry_after = str(DatabaseUnavailable.retry_after_seconds)
+        page = "<!doctype html><title>Service unavailable</title><h1>Service unavailable</h1><p>Retry shortly.</p>"
+        return HttpResponse(page, status=503, headers={"Retry-After": retry_after})
     return defaults.server_error(request)

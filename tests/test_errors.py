@@ -276,3 +276,30 @@ def test_a_chunked_body_over_the_size_limit_is_413(user: User, settings: Setting
     assert status.startswith("413")
     assert json.loads(body)["code"] == "payload_too_large"
     assert Task.objects.count() == 0
+
+
+def test_an_unreachable_database_on_the_admin_site_is_a_503_to_retry(
+    admin_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Django's last-resort handler decides it as the API's handlers do: a 503 with Retry-After, not a 500."""
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise OperationalError("connection refused")
+
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    monkeypatch.setattr("django.contrib.admin.sites.AdminSite.each_context", unreachable)
+    response = client.get("/admin/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_other_errors_on_the_admin_site_stay_500(admin_user: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    monkeypatch.setattr("django.contrib.admin.sites.AdminSite.each_context", explode)
+    assert client.get("/admin/").status_code == 500
